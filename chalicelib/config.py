@@ -1,0 +1,40 @@
+"""One typed settings object, read from the environment once per process."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_prefix: str
+    region: str
+    # "local": bearer tokens from a local file; "gateway": the principal API Gateway's authorizer put
+    # in the request context (the deployed mode).
+    auth_mode: str
+    tokens_file: str | None
+    public_url: str | None
+    default_page_size: int = 100
+    max_page_size: int = 1000
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings(
+        table_prefix=_env("JOBS_TABLE_PREFIX", "jobs-local-") or "",
+        region=_env("AWS_DEFAULT_REGION", _env("AWS_REGION", "us-east-1")) or "us-east-1",
+        auth_mode=_env("JOBS_AUTH_MODE", "local") or "local",
+        tokens_file=_env("JOBS_TOKENS_FILE"),
+        public_url=_env("JOBS_PUBLIC_URL"),
+    )
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the local launcher change the environment)."""
+    get_settings.cache_clear()

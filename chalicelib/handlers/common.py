@@ -1,0 +1,148 @@
+"""What every HTTP route shares: role registry, the authenticating middleware, the mapping of
+domain errors to HTTP, JSON bodies, and absolute URLs for `Location` and page links."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from chalice import Blueprint, Response
+
+from chalicelib import auth
+from chalicelib.config import get_settings
+from chalicelib.errors import InvalidInput, ServiceError, UnsupportedMediaType
+from chalicelib.params import PageRequest, QueryParams
+
+logger = logging.getLogger("jobs.http")
+
+# (method, route path) -> role needed; None marks a public route.
+ROUTE_ROLES: dict[tuple[str, str], str | None] = {}
+
+
+def api_route(blueprint: Blueprint, path: str, role: str | None, methods: tuple[str, ...] = ("GET",)):
+    """`blueprint.route` that also records which role the route needs."""
+    def register(view: Callable) -> Callable:
+        for method in methods:
+            ROUTE_ROLES[(method, path)] = role
+        return blueprint.route(path, methods=list(methods))(view)
+    return register
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    all_headers = {"Content-Type": "application/json"}
+    all_headers.update(headers or {})
+    return Response(body=json.dumps(body), status_code=status, headers=all_headers)
+
+
+def error_response(status: int, detail: str) -> Response:
+    return json_response({"detail": detail}, status)
+
+
+def http_middleware(event, get_response):
+    """Authenticate, check the route's role, and turn domain errors into JSON responses."""
+    try:
+        route = (event.method, event.context.get("resourcePath", ""))
+        role = ROUTE_ROLES.get(route, "viewer")
+        if role is not None:
+            principal = auth.authenticate(event.headers, event.context)
+            auth.require(principal, role)
+            event.context["principal"] = principal
+        response = get_response(event)
+    except ServiceError as error:
+        return error_response(error.status, error.detail)
+    except Exception:  # noqa: BLE001 - the one place that turns a bug into a JSON 500
+        logger.exception("unhandled error on %s %s", event.method, event.path)
+        return error_response(500, "Internal server error.")
+    if response.status_code == 405 and isinstance(response.body, dict) and "Code" in response.body:
+        return error_response(405, f'Method "{event.method}" not allowed.')
+    if response.status_code >= 500 and isinstance(response.body, dict) and "Code" in response.body:
+        logger.error("framework error on %s %s: %s", event.method, event.path, response.body)
+        return error_response(500, "Internal server error.")
+    return response
+
+
+def principal_of(request) -> auth.Principal:
+    return request.context["principal"]
+
+
+def query_params(request) -> QueryParams:
+    return QueryParams.from_chalice(request.query_params)
+
+
+def json_body(request) -> dict[str, Any]:
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f'Unsupported media type "{content_type}" in request.')
+    raw = request.raw_body or b""
+    if not raw.strip():
+        raise InvalidInput("Request body is empty; a JSON object is required.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"JSON parse error - {error}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("Request body must be a JSON object.")
+    return body
+
+
+def int_path(value: str) -> int:
+    """Ids in paths are integers; anything else is simply not found."""
+    from chalicelib.errors import NotFound
+    if not value.isdigit():
+        raise NotFound()
+    return int(value)
+
+
+def base_url(request) -> str:
+    configured = get_settings().public_url
+    if configured:
+        return configured.rstrip("/")
+    headers = request.headers
+    host = headers.get("x-forwarded-host") or headers.get("host") or "localhost"
+    scheme = headers.get("x-forwarded-proto") or ("https" if host.endswith("amazonaws.com") else "http")
+    stage = request.context.get("stage")
+    prefix = f"/{stage}" if stage and host.endswith("amazonaws.com") else ""
+    return f"{scheme}://{host}{prefix}"
+
+
+def absolute_url(request, path: str) -> str:
+    return base_url(request) + path
+
+
+def page_links(request, page: PageRequest, count: int, after: str | None = None,
+               before: str | None = None) -> tuple[str | None, str | None]:
+    """`next`/`previous` URLs that keep every other parameter; with a cursor when there is one."""
+    kept = [(k, v) for k, vs in query_params(request).items() if k not in ("page", "cursor") for v in vs]
+    path = request.path if request.path.endswith("/") else request.path + "/"
+
+    def link(number: int, cursor: str | None) -> str:
+        extra = [("page", str(number))] + ([("cursor", cursor)] if cursor else [])
+        return absolute_url(request, path) + "?" + urlencode(kept + extra)
+
+    has_next = page.offset + page.page_size < count
+    next_url = link(page.page + 1, after) if has_next else None
+    previous_url = link(page.page - 1, before) if page.page > 1 else None
+    return next_url, previous_url
+
+
+def paged_body(request, page: PageRequest, count: int, results: list, after: str | None = None,
+               before: str | None = None) -> dict:
+    next_url, previous_url = page_links(request, page, count, after, before)
+    return {"count": count, "next": next_url, "previous": previous_url, "results": results}
+
+
+def paginate(request, items: list, render: Callable[[Any], dict]) -> Response:
+    """Page a list that is already in memory (small collections: executions, workspaces...)."""
+    from chalicelib.errors import NotFound
+    page = page_request(query_params(request))
+    if page.page > 1 and page.offset >= len(items):
+        raise NotFound("Invalid page.")
+    window = items[page.offset:page.offset + page.page_size]
+    return json_response(paged_body(request, page, len(items), [render(item) for item in window]))
+
+
+def page_request(params: QueryParams) -> PageRequest:
+    from chalicelib.params import page_request as parse
+    settings = get_settings()
+    return parse(params, settings.default_page_size, settings.max_page_size)

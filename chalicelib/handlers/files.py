@@ -1,0 +1,65 @@
+"""Routes of `/v6/workspaces/...` and `/v6/files/...`."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import auth
+from chalicelib.handlers.common import (
+    absolute_url,
+    api_route,
+    int_path,
+    json_body,
+    json_response,
+    paginate,
+    principal_of,
+    query_params,
+)
+from chalicelib.models import files as file_store
+from chalicelib.services import files as service
+from chalicelib.views.files import file_view, workspace_view
+
+blueprint = Blueprint(__name__)
+
+
+@api_route(blueprint, "/v6/workspaces", "operator", methods=("POST",))
+def post_workspace():
+    request = blueprint.current_request
+    workspace = service.create_workspace(json_body(request))
+    return json_response(workspace_view(workspace), 201,
+                         {"Location": absolute_url(request, f"/v6/workspaces/{workspace.id}/")})
+
+
+@api_route(blueprint, "/v6/workspaces", "viewer")
+def get_workspaces():
+    request = blueprint.current_request
+    return paginate(request, file_store.all_workspaces(), workspace_view)
+
+
+@api_route(blueprint, "/v6/files", "operator", methods=("POST",))
+def post_file():
+    request = blueprint.current_request
+    principal = principal_of(request)
+    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    file = service.add_file(json_body(request), principal, project)
+    return json_response(file_view(file), 201, {"Location": absolute_url(request, f"/v6/files/{file.id}/")})
+
+
+@api_route(blueprint, "/v6/files", "viewer")
+def get_files():
+    request = blueprint.current_request
+    return paginate(request, service.list_files(query_params(request)), file_view)
+
+
+@api_route(blueprint, "/v6/files/{file_id}", "viewer")
+def get_file(file_id):
+    file, base_url = service.get_file(int_path(file_id))
+    return json_response(file_view(file, base_url))
+
+
+@api_route(blueprint, "/v6/workspaces/{workspace_id}", "viewer")
+def get_workspace(workspace_id):
+    workspace = file_store.get_workspace_by_id(int_path(workspace_id))
+    if workspace is None:
+        from chalicelib.errors import NotFound
+        raise NotFound()
+    return json_response(workspace_view(workspace))

@@ -1,0 +1,51 @@
+"""Routes of `/v6/job-types/...`."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from chalice import Blueprint
+
+from chalicelib import auth
+from chalicelib.handlers.common import (
+    absolute_url,
+    api_route,
+    json_body,
+    json_response,
+    paginate,
+    principal_of,
+    query_params,
+)
+from chalicelib.services import job_types as service
+from chalicelib.views.job_types import job_type_details, job_type_list_item
+
+blueprint = Blueprint(__name__)
+
+
+@api_route(blueprint, "/v6/job-types", "operator", methods=("POST",))
+def post_job_type():
+    request = blueprint.current_request
+    principal = principal_of(request)
+    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    registered = service.register_job_type(json_body(request), principal, project)
+    job_type = registered.job_type
+    location = absolute_url(request, f"/v6/job-types/{quote(job_type.name)}/{quote(job_type.version)}/")
+    return json_response(job_type_details(job_type, job_type.configuration),
+                         201 if registered.created else 200, {"Location": location})
+
+
+@api_route(blueprint, "/v6/job-types", "viewer")
+def get_job_types():
+    request = blueprint.current_request
+    return paginate(request, service.list_job_types(query_params(request)), job_type_list_item)
+
+
+@api_route(blueprint, "/v6/job-types/{name}", "viewer")
+def get_job_type_versions(name):
+    request = blueprint.current_request
+    return paginate(request, service.versions_of(name), job_type_list_item)
+
+
+@api_route(blueprint, "/v6/job-types/{name}/{version}", "viewer")
+def get_job_type(name, version):
+    job_type = service.get_job_type(name, version)
+    return json_response(job_type_details(job_type, job_type.configuration))

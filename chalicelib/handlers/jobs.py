@@ -1,0 +1,60 @@
+"""Routes of `/v6/jobs/...`: parse, call one use case, render."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.handlers.common import (
+    api_route,
+    int_path,
+    json_response,
+    page_request,
+    paged_body,
+    paginate,
+    query_params,
+)
+from chalicelib.services import files as file_service
+from chalicelib.services import job_details, list_jobs
+from chalicelib.views.files import file_view
+from chalicelib.views.jobs import job_row, superseded_summary
+
+blueprint = Blueprint(__name__)
+
+
+@api_route(blueprint, "/v6/jobs", "viewer")
+def get_jobs():
+    request = blueprint.current_request
+    page = page_request(query_params(request))
+    listed = list_jobs.list_jobs(query_params(request), page)
+
+    def render(job):
+        old = listed.superseded.get(job.superseded_job_id)
+        summary = superseded_summary(old, listed.job_types.get(old.job_type_id)) if old else None
+        return job_row(job, listed.job_types.get(job.job_type_id), summary)
+
+    rows = [render(job) for job in listed.page.rows]
+    return json_response(paged_body(request, page, listed.page.count, rows, listed.page.after,
+                                    listed.page.before))
+
+
+@api_route(blueprint, "/v6/jobs/{job_id}", "viewer")
+def get_job(job_id):
+    return json_response(job_details.get_job_details(int_path(job_id)))
+
+
+@api_route(blueprint, "/v6/jobs/{job_id}/input_files", "viewer")
+def get_job_input_files(job_id):
+    request = blueprint.current_request
+    files = file_service.job_input_files(int_path(job_id), query_params(request))
+    return paginate(request, files, file_view)
+
+
+@api_route(blueprint, "/v6/jobs/{job_id}/executions", "viewer")
+def get_job_executions(job_id):
+    request = blueprint.current_request
+    rows = job_details.list_executions(int_path(job_id), query_params(request))
+    return paginate(request, rows, lambda row: row)
+
+
+@api_route(blueprint, "/v6/jobs/{job_id}/executions/{exe_num}", "viewer")
+def get_job_execution(job_id, exe_num):
+    return json_response(job_details.get_execution(int_path(job_id), int_path(exe_num)))

@@ -1,0 +1,94 @@
+"""Persistence of workspaces, files and the links between jobs and their input files."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from chalicelib.errors import Conflict
+from chalicelib.models.ids import next_id, next_ids
+from chalicelib.models.tables import File, JobInputFile, Workspace
+
+
+def get_workspace(name: str) -> Workspace | None:
+    try:
+        return Workspace.get(name, consistent_read=True)
+    except Workspace.DoesNotExist:
+        return None
+
+
+def all_workspaces() -> list[Workspace]:
+    return sorted(Workspace.scan(), key=lambda w: w.id)
+
+
+def create_workspace(workspace: Workspace, now: datetime) -> Workspace:
+    workspace.id = next_id("workspace")
+    workspace.created = workspace.last_modified = now
+    try:
+        workspace.save(condition=Workspace.name.does_not_exist())
+    except Workspace.PutError as error:
+        raise Conflict(f"Workspace {workspace.name} already exists") from error
+    return workspace
+
+
+def ensure_workspace(workspace: Workspace, now: datetime) -> Workspace:
+    existing = get_workspace(workspace.name)
+    if existing is not None:
+        return existing
+    try:
+        return create_workspace(workspace, now)
+    except Conflict:
+        return get_workspace(workspace.name)  # type: ignore[return-value]
+
+
+def create_file(file: File, now: datetime) -> File:
+    file.id = next_id("file")
+    file.created = file.last_modified = now
+    file.save(condition=File.id.does_not_exist())
+    return file
+
+
+def save_files(files: list[File], now: datetime) -> list[File]:
+    """Insert many files with one id allocation and batched writes (seeding, job outputs)."""
+    for file, file_id in zip(files, next_ids("file", len(files)) if files else []):
+        file.id = file_id
+        file.created = file.created or now
+        file.last_modified = now
+    with File.batch_write() as batch:
+        for file in files:
+            batch.save(file)
+    return files
+
+
+def get_file(file_id: int) -> File | None:
+    try:
+        return File.get(file_id)
+    except File.DoesNotExist:
+        return None
+
+
+def get_files(ids: Iterable[int]) -> dict[int, File]:
+    wanted = set(ids)
+    return {f.id: f for f in File.batch_get(wanted)} if wanted else {}
+
+
+def job_input_links(job_id: int) -> list[JobInputFile]:
+    return list(JobInputFile.query(job_id))
+
+
+def input_link(job_id: int, job_input: str, file_id: int) -> JobInputFile:
+    return JobInputFile(job_id, f"{job_input}#{file_id}", job_input=job_input, file_id=file_id)
+
+
+def files_of_jobs(job_ids: Iterable[int]) -> list[File]:
+    """Files the jobs produced (one index query per job)."""
+    return [file for job_id in set(job_ids) for file in File.by_job.query(job_id)]
+
+
+def all_files() -> list[File]:
+    return list(File.scan())
+
+
+def get_workspace_by_id(workspace_id: int) -> Workspace | None:
+    for workspace in Workspace.scan(Workspace.id == workspace_id):
+        return workspace
+    return None

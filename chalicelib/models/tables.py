@@ -1,0 +1,437 @@
+"""PynamoDB table definitions: the single source of the storage layout.
+
+The deploy template's tables (`chalicelib/models/schema.py`) and the local stack's tables are both
+generated from these classes, so code, template and emulator cannot drift.
+
+Jobs are stored once, in `Job` (everything a list row needs, small) and `JobData` (input, output and
+effective configuration: large, read only by the details endpoint). The jobs table's indexes all
+sort by `modified_key` = last_modified + id, which serves the default and `-last_modified` orders
+with ties broken by id, and time ranges on last_modified as key conditions.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.config import get_settings
+
+
+class BaseModel(Model):
+    base_name = ""
+
+    class Meta:
+        table_name = ""
+        billing_mode = "PAY_PER_REQUEST"
+
+
+ALL_MODELS: list[type[BaseModel]] = []
+
+
+def _table(base_name: str):
+    def register(cls: type[BaseModel]) -> type[BaseModel]:
+        cls.base_name = base_name
+        ALL_MODELS.append(cls)
+        return cls
+    return register
+
+
+def configure_tables(prefix: str | None = None, region: str | None = None) -> None:
+    """Point every model at `<prefix><base name>`; called at import and by whoever changes the prefix."""
+    settings = get_settings()
+    prefix = settings.table_prefix if prefix is None else prefix
+    for model in ALL_MODELS:
+        model.Meta.table_name = prefix + model.base_name
+        model.Meta.region = region or settings.region
+        model._connection = None
+
+
+def _index(name: str, projection=None):
+    class IndexMeta:
+        index_name = name
+        projection = AllProjection()
+    if projection is not None:
+        IndexMeta.projection = projection
+    return IndexMeta
+
+
+# --- ids -------------------------------------------------------------------------------------------
+
+@_table("counters")
+class Counter(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+class JobsByModified(GlobalSecondaryIndex):
+    Meta = _index("by-modified")
+    shard = UnicodeAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+class JobsByStatus(GlobalSecondaryIndex):
+    Meta = _index("by-status")
+    status = UnicodeAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+class JobsByType(GlobalSecondaryIndex):
+    Meta = _index("by-type")
+    job_type_id = NumberAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+class JobsByTypeStatus(GlobalSecondaryIndex):
+    Meta = _index("by-type-status")
+    type_status = UnicodeAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+class JobsByBatch(GlobalSecondaryIndex):
+    Meta = _index("by-batch")
+    batch_id = NumberAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+class JobsByRecipe(GlobalSecondaryIndex):
+    Meta = _index("by-recipe")
+    recipe_id = NumberAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+@_table("jobs")
+class Job(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+
+    id = NumberAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    # Index keys, derived by the persistence layer on every write.
+    shard = UnicodeAttribute(default="jobs")
+    modified_key = UnicodeAttribute()
+    type_status = UnicodeAttribute()
+
+    job_type_id = NumberAttribute()
+    job_type_name = UnicodeAttribute()
+    job_type_version = UnicodeAttribute()
+    job_type_rev_id = NumberAttribute()
+    job_type_revision_num = NumberAttribute()
+    event = JSONAttribute(null=True)          # {id, type, occurred}: immutable, copied here
+    recipe_id = NumberAttribute(null=True)
+    recipe = JSONAttribute(null=True)         # the v6 recipe summary, immutable once the job exists
+    batch_id = NumberAttribute(null=True)
+    batch = JSONAttribute(null=True)          # {id, title, description, created}
+    is_superseded = BooleanAttribute(default=False)
+    superseded_job_id = NumberAttribute(null=True)
+    superseded_by_job_id = NumberAttribute(null=True)
+    node_id = NumberAttribute(null=True)
+    node_hostname = UnicodeAttribute(null=True)
+    error_id = NumberAttribute(null=True)
+    error_category = UnicodeAttribute(null=True)
+    error = JSONAttribute(null=True)          # the v6 error base, copied when the job fails
+    num_exes = NumberAttribute(default=0)
+    max_tries = NumberAttribute(default=3)
+    priority = NumberAttribute(default=100)
+    input_file_size = NumberAttribute(default=0)
+    input_files = JSONAttribute(null=True)    # {input name: [file names]}
+    source_started = UTCDateTimeAttribute(null=True)
+    source_ended = UTCDateTimeAttribute(null=True)
+    source_sensor_class = UnicodeAttribute(null=True)
+    source_sensor = UnicodeAttribute(null=True)
+    source_collection = UnicodeAttribute(null=True)
+    source_task = UnicodeAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    queued = UTCDateTimeAttribute(null=True)
+    started = UTCDateTimeAttribute(null=True)
+    ended = UTCDateTimeAttribute(null=True)
+    last_status_change = UTCDateTimeAttribute(null=True)
+    superseded = UTCDateTimeAttribute(null=True)
+    last_modified = UTCDateTimeAttribute()
+    # Who and what: recorded at submission for the history face.
+    owner = UnicodeAttribute(null=True)
+    project = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    timeline = JSONAttribute(null=True)       # [{status, at, exe_num}] every transition, in order
+    history_deleted = BooleanAttribute(default=False)
+
+    by_modified = JobsByModified()
+    by_status = JobsByStatus()
+    by_type = JobsByType()
+    by_type_status = JobsByTypeStatus()
+    by_batch = JobsByBatch()
+    by_recipe = JobsByRecipe()
+
+
+@_table("job-data")
+class JobData(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    job_id = NumberAttribute(hash_key=True)
+    input = JSONAttribute(default=dict)
+    output = JSONAttribute(null=True)
+    configuration = JSONAttribute(default=dict)
+
+
+@_table("job-input-files")
+class JobInputFile(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    job_id = NumberAttribute(hash_key=True)
+    link = UnicodeAttribute(range_key=True)   # "<input name>#<file id>"
+    job_input = UnicodeAttribute()
+    file_id = NumberAttribute()
+
+
+class ExecutionsById(GlobalSecondaryIndex):
+    Meta = _index("by-id", KeysOnlyProjection())
+    id = NumberAttribute(hash_key=True)
+
+
+@_table("job-executions")
+class JobExecution(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    job_id = NumberAttribute(hash_key=True)
+    exe_num = NumberAttribute(range_key=True)
+    id = NumberAttribute()
+    status = UnicodeAttribute()
+    cluster_id = UnicodeAttribute()
+    job_type_id = NumberAttribute()
+    node_id = NumberAttribute(null=True)
+    node_hostname = UnicodeAttribute(null=True)
+    error_id = NumberAttribute(null=True)
+    error_category = UnicodeAttribute(null=True)
+    error = JSONAttribute(null=True)
+    timeout = NumberAttribute(null=True)
+    input_file_size = NumberAttribute(default=0)
+    exit_code = NumberAttribute(null=True)
+    task_results = JSONAttribute(null=True)
+    resources = JSONAttribute(null=True)
+    configuration = JSONAttribute(null=True)
+    output = JSONAttribute(null=True)
+    cpu_seconds = NumberAttribute(null=True)
+    wall_seconds = NumberAttribute(null=True)
+    peak_memory_mib = NumberAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    queued = UTCDateTimeAttribute(null=True)
+    started = UTCDateTimeAttribute(null=True)
+    ended = UTCDateTimeAttribute(null=True)
+    last_modified = UTCDateTimeAttribute()
+
+    by_id = ExecutionsById()
+
+
+# --- job types -------------------------------------------------------------------------------------
+
+class JobTypesByName(GlobalSecondaryIndex):
+    Meta = _index("by-name")
+    name = UnicodeAttribute(hash_key=True)
+    version = UnicodeAttribute(range_key=True)
+
+
+@_table("job-types")
+class JobType(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    version = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    icon_code = UnicodeAttribute(null=True)
+    is_active = BooleanAttribute(default=True)
+    is_paused = BooleanAttribute(default=False)
+    is_system = BooleanAttribute(default=False)
+    is_published = BooleanAttribute(default=False)
+    max_scheduled = NumberAttribute(null=True)
+    max_tries = NumberAttribute(default=3)
+    unmet_resources = UnicodeAttribute(null=True)
+    docker_image = UnicodeAttribute()
+    revision_num = NumberAttribute(default=1)
+    revision_id = NumberAttribute()
+    manifest = JSONAttribute()
+    configuration = JSONAttribute(default=dict)
+    owner = UnicodeAttribute(null=True)
+    project = UnicodeAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    paused = UTCDateTimeAttribute(null=True)
+    deprecated = UTCDateTimeAttribute(null=True)
+    last_modified = UTCDateTimeAttribute()
+
+    by_name = JobTypesByName()
+
+
+@_table("job-type-revisions")
+class JobTypeRevision(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    job_type_id = NumberAttribute(hash_key=True)
+    revision_num = NumberAttribute(range_key=True)
+    id = NumberAttribute()
+    docker_image = UnicodeAttribute()
+    manifest = JSONAttribute()
+    created = UTCDateTimeAttribute()
+
+
+# --- errors, nodes, batches, recipes, events -------------------------------------------------------
+
+class ErrorsByName(GlobalSecondaryIndex):
+    Meta = _index("by-name")
+    name = UnicodeAttribute(hash_key=True)
+
+
+@_table("errors")
+class ErrorModel(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    job_type_name = UnicodeAttribute(null=True)
+    category = UnicodeAttribute()
+    is_builtin = BooleanAttribute(default=False)
+    should_be_retried = BooleanAttribute(default=False)
+    created = UTCDateTimeAttribute()
+    last_modified = UTCDateTimeAttribute()
+
+    by_name = ErrorsByName()
+
+
+class NodesByHostname(GlobalSecondaryIndex):
+    Meta = _index("by-hostname")
+    hostname = UnicodeAttribute(hash_key=True)
+
+
+@_table("nodes")
+class Node(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    hostname = UnicodeAttribute()
+    is_active = BooleanAttribute(default=True)
+    resources = JSONAttribute(null=True)      # {cpus, mem, disk, gpus} offered
+    slots = NumberAttribute(default=0)
+    last_heartbeat = UTCDateTimeAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    last_modified = UTCDateTimeAttribute()
+
+    by_hostname = NodesByHostname()
+
+
+@_table("batches")
+class Batch(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    recipe_type_id = NumberAttribute(null=True)
+    created = UTCDateTimeAttribute()
+
+
+@_table("recipe-types")
+class RecipeType(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    revision_num = NumberAttribute(default=1)
+    revision_id = NumberAttribute()
+    created = UTCDateTimeAttribute()
+
+
+@_table("recipes")
+class Recipe(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    recipe_type_id = NumberAttribute()
+    recipe_type_rev_id = NumberAttribute()
+    event_id = NumberAttribute(null=True)
+    batch_id = NumberAttribute(null=True)
+    created = UTCDateTimeAttribute()
+
+
+@_table("trigger-events")
+class TriggerEvent(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    type = UnicodeAttribute()
+    occurred = UTCDateTimeAttribute()
+    description = JSONAttribute(null=True)
+
+
+# --- workspaces and files --------------------------------------------------------------------------
+
+@_table("workspaces")
+class Workspace(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    name = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute()
+    title = UnicodeAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    base_url = UnicodeAttribute(null=True)
+    is_active = BooleanAttribute(default=True)
+    configuration = JSONAttribute()           # {"broker": {"type": "host"|"s3", ...}}
+    created = UTCDateTimeAttribute()
+    deprecated = UTCDateTimeAttribute(null=True)
+    last_modified = UTCDateTimeAttribute()
+
+
+class FilesByJob(GlobalSecondaryIndex):
+    Meta = _index("by-job")
+    job_id = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+@_table("files")
+class File(BaseModel):
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    workspace_id = NumberAttribute()
+    workspace_name = UnicodeAttribute()
+    file_name = UnicodeAttribute()
+    file_path = UnicodeAttribute()
+    media_type = UnicodeAttribute(null=True)
+    file_type = UnicodeAttribute(default="SOURCE")
+    file_size = NumberAttribute(default=0)
+    is_deleted = BooleanAttribute(default=False)
+    data_type_tags = JSONAttribute(null=True)
+    data_started = UTCDateTimeAttribute(null=True)
+    data_ended = UTCDateTimeAttribute(null=True)
+    source_started = UTCDateTimeAttribute(null=True)
+    source_ended = UTCDateTimeAttribute(null=True)
+    source_sensor_class = UnicodeAttribute(null=True)
+    source_sensor = UnicodeAttribute(null=True)
+    source_collection = UnicodeAttribute(null=True)
+    source_task = UnicodeAttribute(null=True)
+    # Set on files a job produced.
+    job_id = NumberAttribute(null=True)
+    job_exe_id = NumberAttribute(null=True)
+    job_output = UnicodeAttribute(null=True)
+    owner = UnicodeAttribute(null=True)
+    project = UnicodeAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    deleted = UTCDateTimeAttribute(null=True)
+    last_modified = UTCDateTimeAttribute()
+
+    by_job = FilesByJob()
+
+
+configure_tables()

@@ -1,0 +1,235 @@
+"""The OpenAPI 3 description of every route, kept beside the code; a test checks it against the
+registered routes so the two cannot drift."""
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from typing import Any
+
+VERSION = "0.1.0"
+
+
+def _param(name: str, kind: str, description: str, *, repeat: bool = False, location: str = "query",
+           required: bool = False, enum: list[str] | None = None) -> dict:
+    schema: dict[str, Any] = {"type": kind}
+    if kind == "datetime":
+        schema = {"type": "string", "description": "ISO-8601 date-time with offset, or a duration like PT3H"}
+    if enum:
+        schema["enum"] = enum
+    if repeat:
+        schema = {"type": "array", "items": schema}
+    entry = {"name": name, "in": location, "required": required or location == "path",
+             "description": description, "schema": schema}
+    if repeat:
+        entry.update({"style": "form", "explode": True})
+    return entry
+
+
+def _path_id(name: str, what: str) -> dict:
+    return _param(name, "integer", f"The {what}'s id.", location="path")
+
+
+PAGING = [
+    _param("page", "integer", "Page number, from 1 (default 1). A page past the last is 404."),
+    _param("page_size", "integer", "Rows a page, 1-1000 (default 100; invalid values fall back to 100)."),
+]
+CURSOR = _param("cursor", "string", "Opaque position set by the service in `next`/`previous` links; makes each "
+                "page cost the same as the first. Only valid with the filters and order it came with.")
+STATUSES = ["PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED"]
+CATEGORIES = ["SYSTEM", "DATA", "ALGORITHM"]
+
+JOB_FILTERS = [
+    _param("started", "datetime", "Only jobs whose last_modified is at or after this time."),
+    _param("ended", "datetime", "Only jobs whose last_modified is at or before this time."),
+    _param("source_started", "datetime", "Only jobs whose source_started is at or after this time."),
+    _param("source_ended", "datetime", "Only jobs whose source_ended is at or before this time."),
+    _param("source_sensor_class", "string", "Source sensor class.", repeat=True),
+    _param("source_sensor", "string", "Source sensor.", repeat=True),
+    _param("source_collection", "string", "Source collection.", repeat=True),
+    _param("source_task", "string", "Source task (`source_tasks` is accepted too).", repeat=True),
+    _param("status", "string", "Job status.", repeat=True, enum=STATUSES),
+    _param("job_id", "integer", "Job id.", repeat=True),
+    _param("job_type_id", "integer", "Job type id.", repeat=True),
+    _param("job_type_name", "string", "Job type name (every version).", repeat=True),
+    _param("batch_id", "integer", "Batch id.", repeat=True),
+    _param("recipe_id", "integer", "Recipe id.", repeat=True),
+    _param("error_category", "string", "Error category.", repeat=True, enum=CATEGORIES),
+    _param("error_id", "integer", "Error id.", repeat=True),
+    _param("is_superseded", "boolean", "true|t|1|false|f|0; absent means both."),
+    _param("order", "string", "Sort key, `-` prefix for descending; repeat to sort by several. Default "
+           "`last_modified`. Keys: id, status, created, queued, started, ended, last_status_change, "
+           "last_modified, num_exes, input_file_size, source_*, job_type, job_type__name, job_type__version, "
+           "duration, recipe, node, error.category, error.title, priority.", repeat=True),
+]
+FILE_FILTERS = [
+    _param("started", "datetime", "Start of the time range (see time_field)."),
+    _param("ended", "datetime", "End of the time range (see time_field)."),
+    _param("time_field", "string", "Which times the range applies to.", enum=["source", "data", "last_modified"]),
+    _param("file_name", "string", "Exact file name.", repeat=True),
+]
+
+ERROR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(description: str, schema: str | None = None) -> dict:
+    body: dict[str, Any] = {"description": description}
+    if schema:
+        body["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+    return body
+
+
+def _op(summary: str, description: str, role: str | None, params: list | None = None,
+        responses: dict | None = None, body: str | None = None) -> dict:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "description": description + (f"\n\nNeeds the **{role}** role." if role else "\n\nPublic."),
+        "parameters": params or [],
+        "responses": {**(responses or {}), "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR},
+    }
+    if role is None:
+        operation["security"] = []
+        for code in ("401", "403"):
+            operation["responses"].pop(code)
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{body}"}}}}
+    return operation
+
+
+def _paths() -> dict:
+    job_id = _path_id("job_id", "job")
+    return {
+        "/v6/jobs/": {"get": _op(
+            "List jobs", "Jobs matching every given filter (values of one filter are ORed). Default order "
+            "is last_modified ascending; ties break by id.", "viewer", PAGING + [CURSOR] + JOB_FILTERS,
+            {"200": _json("A page of jobs", "JobPage")})},
+        "/v6/jobs/{job_id}/": {"get": _op(
+            "Job details", "All list fields plus revision, resources, latest execution, input, output and "
+            "the effective configuration (secret settings removed).", "viewer", [job_id],
+            {"200": _json("The job", "JobDetails")})},
+        "/v6/jobs/{job_id}/input_files/": {"get": _op(
+            "Input files of a job", "Files the job uses as inputs.", "viewer",
+            [job_id] + PAGING + FILE_FILTERS + [_param("job_input", "string", "Input name.", repeat=True)],
+            {"200": _json("A page of files", "Page")})},
+        "/v6/jobs/{job_id}/executions/": {"get": _op(
+            "Executions of a job", "Newest first. A job with no executions gives an empty page.", "viewer",
+            [job_id] + PAGING + [
+                _param("status", "string", "Execution status.", repeat=True,
+                       enum=["RUNNING", "FAILED", "COMPLETED", "CANCELED"]),
+                _param("node_id", "integer", "Node id.", repeat=True),
+                _param("error_id", "integer", "Error id.", repeat=True),
+                _param("error_category", "string", "Error category.", repeat=True, enum=CATEGORIES)],
+            {"200": _json("A page of executions", "Page")})},
+        "/v6/jobs/{job_id}/executions/{exe_num}/": {"get": _op(
+            "Execution details", "One execution with task results, resources, configuration and output.",
+            "viewer", [job_id, _param("exe_num", "integer", "Execution number.", location="path")],
+            {"200": _json("The execution")})},
+        "/v6/job-types/": {
+            "get": _op("List job types", "Sorted by name then version.", "viewer", PAGING + [
+                _param("is_active", "boolean", "Active or not."),
+                _param("is_system", "boolean", "System or not."),
+                _param("name", "string", "Exact name.", repeat=True),
+                _param("id", "integer", "Id.", repeat=True),
+                _param("keyword", "string", "Text found in name, title or description.")],
+                {"200": _json("A page of job types", "Page")}),
+            "post": _op("Create a job type", "A new name+version is 201 with `Location`; the same name+version "
+                        "again stores a new revision and answers 200. The Seed manifest is validated; errors "
+                        "name the bad field. Unknown fields are refused.", "operator",
+                        responses={"201": _json("Created"), "200": _json("New revision"),
+                                   "409": ERROR, "415": ERROR}, body="JobTypeCreate")},
+        "/v6/job-types/{name}/": {"get": _op(
+            "Versions of a job type", "Every version with this name.", "viewer",
+            [_param("name", "string", "Job type name.", location="path")] + PAGING,
+            {"200": _json("A page of job types", "Page")})},
+        "/v6/job-types/{name}/{version}/": {"get": _op(
+            "Job type details", "The job type with its manifest and configuration.", "viewer",
+            [_param("name", "string", "Job type name.", location="path"),
+             _param("version", "string", "Job type version.", location="path")], {"200": _json("The job type")})},
+        "/v6/workspaces/": {
+            "get": _op("List workspaces", "Every workspace.", "viewer", PAGING, {"200": _json("A page", "Page")}),
+            "post": _op("Create a workspace", "A `host` (folder) or `s3` (bucket) broker.", "operator",
+                        responses={"201": _json("Created"), "409": ERROR, "415": ERROR}, body="WorkspaceCreate")},
+        "/v6/workspaces/{workspace_id}/": {"get": _op(
+            "Workspace details", "One workspace.", "viewer", [_path_id("workspace_id", "workspace")],
+            {"200": _json("The workspace")})},
+        "/v6/files/": {
+            "get": _op("List files", "Files, optionally those a job produced (`job_id`).", "viewer",
+                       PAGING + FILE_FILTERS + [_param("job_id", "integer", "Producing job.", repeat=True),
+                                                _param("is_deleted", "boolean", "Deleted or not.")],
+                       {"200": _json("A page of files", "Page")}),
+            "post": _op("Register or upload a file", "Either `file_path` of a file already in the workspace, "
+                        "or `file_name` + `content_base64` (at most 6 MiB) to upload one.", "operator",
+                        responses={"201": _json("Created"), "415": ERROR}, body="FileCreate")},
+        "/v6/files/{file_id}/": {"get": _op(
+            "File details", "One file.", "viewer", [_path_id("file_id", "file")], {"200": _json("The file")})},
+        "/openapi.json": {"get": _op("This document", "OpenAPI 3 description of the API.", None,
+                                     responses={"200": _json("OpenAPI document")})},
+        "/docs": {"get": _op("Readable API documentation", "This document as an HTML page.", None,
+                             responses={"200": {"description": "HTML"}})},
+    }
+
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}},
+    "Page": {"type": "object", "required": ["count", "next", "previous", "results"], "properties": {
+        "count": {"type": "integer"}, "next": {"type": "string", "nullable": True},
+        "previous": {"type": "string", "nullable": True}, "results": {"type": "array", "items": {}}}},
+    "JobPage": {"allOf": [{"$ref": "#/components/schemas/Page"}]},
+    "JobDetails": {"type": "object"},
+    "JobTypeCreate": {"type": "object", "required": ["docker_image", "manifest"], "additionalProperties": False,
+                      "properties": {
+                          "docker_image": {"type": "string"}, "manifest": {"type": "object"},
+                          "configuration": {"type": "object"}, "is_active": {"type": "boolean"},
+                          "is_paused": {"type": "boolean"}, "max_scheduled": {"type": "integer", "minimum": 1},
+                          "max_tries": {"type": "integer", "minimum": 1}, "icon_code": {"type": "string"},
+                          "is_published": {"type": "boolean"}}},
+    "WorkspaceCreate": {"type": "object", "required": ["name", "configuration"], "properties": {
+        "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
+        "base_url": {"type": "string"}, "is_active": {"type": "boolean"},
+        "configuration": {"type": "object", "example": {"broker": {"type": "host", "host_path": "/data/ws"}}}}},
+    "FileCreate": {"type": "object", "required": ["workspace"], "properties": {
+        "workspace": {"type": "string"}, "file_path": {"type": "string"}, "file_name": {"type": "string"},
+        "media_type": {"type": "string"}, "content_base64": {"type": "string", "format": "byte"},
+        "data_type_tags": {"type": "array", "items": {"type": "string"}}}},
+}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Job service", "version": VERSION,
+                 "description": "The v6 Jobs API of a data-processing cluster, served serverless. "
+                                "Errors are JSON `{\"detail\": ...}`. Every path also answers without its "
+                                "trailing slash."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
+        "paths": _paths(),
+    }
+
+
+def render_html(document: dict) -> str:
+    """A self-contained page (no scripts, no network): one section per operation."""
+    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(document['info']['title'])}"
+           "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}code{background:#eee}"
+           "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+           "</style></head><body>",
+           f"<h1>{html.escape(document['info']['title'])}</h1><p>{html.escape(document['info']['description'])}"
+           "</p><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a></p>"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            out.append(f"<h2><code>{method.upper()} {html.escape(path)}</code> — "
+                       f"{html.escape(operation['summary'])}</h2><p>{html.escape(operation['description'])}</p>")
+            if operation["parameters"]:
+                out.append("<table><tr><th>parameter</th><th>in</th><th>type</th><th>meaning</th></tr>")
+                for p in operation["parameters"]:
+                    schema = p["schema"]
+                    kind = f"list of {schema['items']['type']}" if schema["type"] == "array" else schema["type"]
+                    out.append(f"<tr><td><code>{html.escape(p['name'])}</code></td><td>{p['in']}</td>"
+                               f"<td>{kind}</td><td>{html.escape(p['description'])}</td></tr>")
+                out.append("</table>")
+            codes = ", ".join(sorted(operation["responses"]))
+            out.append(f"<p>Responses: {codes}</p>")
+    out.append("</body></html>")
+    return "".join(out)

@@ -1,0 +1,154 @@
+"""Workspaces and files: create a workspace, register a file already in one, or upload one."""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from chalicelib import clock
+from chalicelib.auth import Principal
+from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.models import files as file_store
+from chalicelib.models.ids import next_id
+from chalicelib.models.tables import File, Workspace
+from chalicelib.params import Body, QueryParams, check_range, int_list, optional_time, parse_bool
+from chalicelib.storage import broker_for, check_relative_path, validate_broker
+from chalicelib.timeutil import parse_timestamp
+
+MAX_UPLOAD_BYTES = 6 * 1024 * 1024  # API Gateway takes 10 MB bodies; base64 adds a third
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+_SOURCE_FIELDS = ("source_sensor_class", "source_sensor", "source_collection", "source_task")
+_TIME_FIELDS = ("data_started", "data_ended", "source_started", "source_ended")
+
+
+def create_workspace(body: dict) -> Workspace:
+    fields = Body(body, ("name", "title", "description", "base_url", "is_active", "configuration"))
+    name = fields.string("name", required=True)
+    if not _NAME.match(name):
+        raise InvalidInput('"name" must be 1-50 lower-case letters, digits, "-" or "_"', field="name")
+    workspace = Workspace(
+        name=name,
+        title=fields.string("title"),
+        description=fields.string("description", max_length=4096),
+        base_url=fields.string("base_url"),
+        is_active=fields.boolean("is_active") is not False,
+        configuration=validate_broker(fields.obj("configuration", required=True)),
+    )
+    return file_store.create_workspace(workspace, clock.now())
+
+
+def _workspace(name: str | None) -> Workspace:
+    workspace = file_store.get_workspace(name) if name else None
+    if workspace is None:
+        raise InvalidInput(f"Unknown workspace: {name}", field="workspace")
+    if not workspace.is_active:
+        raise InvalidInput(f"Workspace is not active: {name}", field="workspace")
+    return workspace
+
+
+def add_file(body: dict, principal: Principal, project: str | None) -> File:
+    """Register a file that sits in a workspace (`file_path`) or upload one (`content_base64`)."""
+    fields = Body(body, ("workspace", "file_name", "file_path", "media_type", "content_base64", "data_type_tags")
+                  + _SOURCE_FIELDS + _TIME_FIELDS)
+    workspace = _workspace(fields.string("workspace", required=True))
+    media_type = fields.string("media_type", max_length=255)
+    content = fields.string("content_base64", max_length=MAX_UPLOAD_BYTES * 2)
+    file_path = fields.string("file_path", max_length=1024)
+    if (content is None) == (file_path is None):
+        raise InvalidInput('Give exactly one of "file_path" (a file already in the workspace) or '
+                           '"content_base64" (an upload)', field="file_path")
+    file_name = fields.string("file_name", required=content is not None, max_length=250)
+    tags = body.get("data_type_tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise InvalidInput('"data_type_tags" must be a list of strings', field="data_type_tags")
+    times = {name: parse_timestamp(name, fields.string(name)) if fields.has(name) else None
+             for name in _TIME_FIELDS}
+    check_range("data_started", times["data_started"], "data_ended", times["data_ended"])
+    check_range("source_started", times["source_started"], "source_ended", times["source_ended"])
+    broker = broker_for(workspace.configuration)
+    now = clock.now()
+    if content is not None:
+        if "/" in file_name or file_name in (".", ".."):
+            raise InvalidInput('"file_name" must not contain "/"', field="file_name")
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput('"content_base64" is not valid base64', field="content_base64") from None
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise InvalidInput(f'"content_base64" holds more than {MAX_UPLOAD_BYTES} bytes; put large files in '
+                               'the workspace and register them with "file_path"', field="content_base64")
+        file_id = next_id("file")
+        file_path = f"uploads/{file_id}/{file_name}"
+        size = broker.write(file_path, data, media_type)
+    else:
+        file_path = check_relative_path(file_path)
+        size = broker.size_of(file_path)
+        if size is None:
+            raise InvalidInput(f"No file at {file_path!r} in workspace {workspace.name}", field="file_path")
+        file_id = next_id("file")
+        file_name = file_name or file_path.rsplit("/", 1)[-1]
+    file = File(
+        id=file_id, workspace_id=workspace.id, workspace_name=workspace.name, file_name=file_name,
+        file_path=file_path, media_type=media_type, file_type="SOURCE", file_size=size,
+        data_type_tags=tags, owner=principal.name, project=project, created=now, last_modified=now,
+        **{name: fields.string(name) for name in _SOURCE_FIELDS}, **times,
+    )
+    file.save(condition=File.id.does_not_exist())
+    return file
+
+
+def get_file(file_id: int) -> tuple[File, str | None]:
+    file = file_store.get_file(file_id)
+    if file is None:
+        raise NotFound()
+    workspace = file_store.get_workspace(file.workspace_name)
+    return file, workspace.base_url if workspace else None
+
+
+def _file_time(file: File, time_field: str, which: str):
+    if time_field == "source":
+        return file.source_started if which == "start" else file.source_ended
+    if time_field == "data":
+        return file.data_started if which == "start" else file.data_ended
+    return file.last_modified
+
+
+def filter_files(rows: list[File], params: QueryParams) -> list[File]:
+    """The file filters shared by `/v6/jobs/{id}/input_files/` and `/v6/files/`."""
+    started = optional_time(params, "started", clock.now())
+    ended = optional_time(params, "ended", clock.now())
+    check_range("started", started, "ended", ended)
+    time_field = params.first("time_field") or "last_modified"
+    if time_field not in ("source", "data", "last_modified"):
+        raise InvalidInput('"time_field" must be one of: source, data, last_modified', field="time_field")
+    names = set(params.values("file_name"))
+    deleted = params.first("is_deleted")
+    is_deleted = None if deleted is None else parse_bool("is_deleted", deleted)
+
+    def keep(file: File) -> bool:
+        if names and file.file_name not in names:
+            return False
+        if is_deleted is not None and file.is_deleted != is_deleted:
+            return False
+        start_value, end_value = _file_time(file, time_field, "start"), _file_time(file, time_field, "end")
+        if started and (start_value is None or start_value < started):
+            return False
+        return not (ended and (end_value is None or end_value > ended))
+
+    return sorted((f for f in rows if keep(f)), key=lambda f: f.id)
+
+
+def job_input_files(job_id: int, params: QueryParams) -> list[File]:
+    from chalicelib.models.jobs import get_job
+    if get_job(job_id) is None:
+        raise NotFound()
+    links = file_store.job_input_links(job_id)
+    wanted_inputs = set(params.values("job_input"))
+    ids = {link.file_id for link in links if not wanted_inputs or link.job_input in wanted_inputs}
+    return filter_files(list(file_store.get_files(ids).values()), params)
+
+
+def list_files(params: QueryParams) -> list[File]:
+    job_ids = int_list(params, "job_id")
+    rows = file_store.files_of_jobs(job_ids) if job_ids else file_store.all_files()
+    return filter_files(rows, params)

@@ -1,0 +1,88 @@
+"""Job details and executions: `GET /v6/jobs/{id}/`, `.../executions/`, `.../executions/{exe_num}/`."""
+from __future__ import annotations
+
+from chalicelib.domain import ERROR_CATEGORIES, EXECUTION_STATUSES
+from chalicelib.errors import NotFound
+from chalicelib.models import catalog, executions
+from chalicelib.models import jobs as job_store
+from chalicelib.params import QueryParams, choice_list, int_list
+from chalicelib.seed import Manifest, job_resources, redact_secrets
+from chalicelib.views.executions import execution_details, execution_row
+from chalicelib.views.job_types import job_type_rev_details
+from chalicelib.views.jobs import job_details, superseded_summary
+
+
+def _manifest_of(revision, job_type):
+    source = revision.manifest if revision is not None else (job_type.manifest if job_type else None)
+    return Manifest.from_validated(source) if source else None
+
+
+def get_job_details(job_id: int) -> dict:
+    job = job_store.get_job(job_id)
+    if job is None:
+        raise NotFound()
+    linked = job_store.get_jobs(i for i in (job.superseded_job_id, job.superseded_by_job_id) if i is not None)
+    job_types = catalog.get_job_types({job.job_type_id} | {j.job_type_id for j in linked.values()})
+    job_type = job_types.get(job.job_type_id)
+    revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
+    manifest = _manifest_of(revision, job_type)
+    data = job_store.get_job_data(job.id)
+    latest = executions.get_execution(job.id, job.num_exes) if job.num_exes else None
+    configuration = _redacted(data.configuration if data else {}, manifest)
+
+    def linked_summary(other_id):
+        other = linked.get(other_id) if other_id is not None else None
+        return superseded_summary(other, job_types.get(other.job_type_id) if other else None)
+
+    execution = None
+    if latest is not None:
+        execution = execution_details(latest, job_type, _redacted(latest.configuration, manifest))
+    return job_details(
+        job,
+        job_type=job_type,
+        job_type_rev=job_type_rev_details(revision, job_type, job),
+        superseded_job=linked_summary(job.superseded_job_id),
+        superseded_by_job=linked_summary(job.superseded_by_job_id),
+        resources=job_resources(manifest, job.input_file_size) if manifest else {},
+        execution=execution,
+        input_data=data.input if data else {},
+        output_data=data.output if data else None,
+        configuration=configuration,
+    )
+
+
+def _redacted(configuration: dict | None, manifest) -> dict:
+    """Secret settings removed, at the top level and in each task of an execution configuration."""
+    if not configuration:
+        return {}
+    if manifest is None:
+        return configuration
+    result = redact_secrets(configuration, manifest)
+    if isinstance(result.get("tasks"), list):
+        result["tasks"] = [redact_secrets(t, manifest) if isinstance(t, dict) else t for t in result["tasks"]]
+    return result
+
+
+def list_executions(job_id: int, params: QueryParams) -> list[dict]:
+    statuses = choice_list(params, "status", EXECUTION_STATUSES)
+    node_ids = int_list(params, "node_id")
+    error_ids = int_list(params, "error_id")
+    categories = choice_list(params, "error_category", ERROR_CATEGORIES)
+    rows = [
+        e for e in executions.executions_of(job_id)
+        if (not statuses or e.status in statuses) and (not node_ids or e.node_id in node_ids)
+        and (not error_ids or e.error_id in error_ids) and (not categories or e.error_category in categories)
+    ]
+    job_types = catalog.get_job_types({e.job_type_id for e in rows})
+    return [execution_row(e, job_types.get(e.job_type_id)) for e in rows]
+
+
+def get_execution(job_id: int, exe_num: int) -> dict:
+    execution = executions.get_execution(job_id, exe_num)
+    if execution is None:
+        raise NotFound()
+    job_type = catalog.get_job_type(execution.job_type_id)
+    job = job_store.get_job(job_id)
+    revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num) if job else None
+    manifest = _manifest_of(revision, job_type)
+    return execution_details(execution, job_type, _redacted(execution.configuration, manifest))

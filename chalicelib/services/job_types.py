@@ -1,0 +1,92 @@
+"""Register job types (`POST /v6/job-types/`) and read them back."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib import clock
+from chalicelib.auth import Principal
+from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.models import catalog, files
+from chalicelib.models.tables import JobType
+from chalicelib.params import Body, QueryParams, optional_bool
+from chalicelib.seed import job_type_errors, validate_configuration, validate_manifest, workspaces_used
+
+JOB_TYPE_FIELDS = ("docker_image", "manifest", "configuration", "is_active", "is_paused", "max_scheduled",
+                   "max_tries", "icon_code", "is_published")
+
+
+@dataclass
+class Registered:
+    job_type: JobType
+    created: bool
+
+
+def register_job_type(body: dict, principal: Principal, project: str | None) -> Registered:
+    fields = Body(body, JOB_TYPE_FIELDS, ignored=("auto_update",))
+    docker_image = fields.string("docker_image", required=True)
+    manifest = validate_manifest(fields.obj("manifest", required=True))
+    configuration = validate_configuration(fields.obj("configuration"), manifest)
+    missing = sorted(name for name in workspaces_used(configuration) if files.get_workspace(name) is None)
+    if missing:
+        raise InvalidInput(f"Unknown workspace: {missing[0]}", field="configuration.output_workspaces")
+    values = {
+        "docker_image": docker_image,
+        "manifest": body["manifest"],
+        "configuration": configuration,
+        "title": manifest.title,
+        "description": manifest.description,
+        "is_active": _default(fields.boolean("is_active"), True),
+        "is_paused": _default(fields.boolean("is_paused"), False),
+        "max_scheduled": fields.integer("max_scheduled", minimum=1),
+        "max_tries": _default(fields.integer("max_tries", minimum=1), 3),
+        "icon_code": fields.string("icon_code", max_length=16),
+        "is_published": _default(fields.boolean("is_published"), False),
+    }
+    now = clock.now()
+    catalog.register_job_type_errors(job_type_errors(manifest), now)
+    existing = catalog.find_job_type(manifest.name, manifest.job_version)
+    if existing is not None:
+        if values["is_paused"] != existing.is_paused:
+            values["paused"] = now if values["is_paused"] else None
+        return Registered(catalog.add_revision(existing, values, now), created=False)
+    job_type = JobType(name=manifest.name, version=manifest.job_version, owner=principal.name, project=project,
+                       paused=now if values["is_paused"] else None, **values)
+    return Registered(catalog.create_job_type(job_type, now), created=True)
+
+
+def _default(value, default):
+    return default if value is None else value
+
+
+def list_job_types(params: QueryParams) -> list[JobType]:
+    is_active = optional_bool(params, "is_active")
+    is_system = optional_bool(params, "is_system")
+    names = set(params.values("name"))
+    ids = {int(v) for v in params.values("id") if v.isdigit()}
+    keyword = (params.first("keyword") or "").lower()
+    rows = [
+        jt for jt in catalog.all_job_types()
+        if (is_active is None or jt.is_active == is_active) and (is_system is None or jt.is_system == is_system)
+        and (not names or jt.name in names) and (not ids or jt.id in ids)
+        and (not keyword or keyword in " ".join(filter(None, (jt.name, jt.title, jt.description))).lower())
+    ]
+    return sorted(rows, key=lambda jt: (jt.name, _version_key(jt.version), jt.id))
+
+
+def _version_key(version: str):
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.replace("-", ".").split(".")]
+
+
+def get_job_type(name: str, version: str) -> JobType:
+    job_type = catalog.find_job_type(name, version)
+    if job_type is None:
+        raise NotFound()
+    return job_type
+
+
+def versions_of(name: str) -> list[JobType]:
+    rows = [catalog.get_job_type(i) for i in catalog.job_type_ids_named([name])]
+    found = [jt for jt in rows if jt is not None]
+    if not found:
+        raise NotFound()
+    return sorted(found, key=lambda jt: _version_key(jt.version))

@@ -1,0 +1,48 @@
+"""ISO-8601 parsing and rendering for the v6 API."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import isodate
+
+from chalicelib import clock
+from chalicelib.errors import InvalidInput
+
+
+def parse_timestamp(name: str, text: str, now: datetime | None = None) -> datetime:
+    """An ISO-8601 date-time with an explicit offset, or a duration `P...` meaning now minus it."""
+    text = text.strip()
+    if text[:1].upper() == "P":
+        return (now or clock.now()) - parse_duration(name, text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f'Invalid ISO-8601 datetime for "{name}": {text!r}', field=name) from None
+    if value.tzinfo is None:
+        raise InvalidInput(
+            f'Datetime "{name}" needs an explicit UTC offset (Z, +hh:mm or -hh:mm): {text!r}', field=name)
+    return value.astimezone(timezone.utc)
+
+
+def parse_duration(name: str, text: str) -> timedelta:
+    # Years, months and weeks have no fixed length in seconds ("now minus P1M" is ambiguous).
+    date_part = text.upper().split("T", 1)[0]
+    if any(unit in date_part for unit in "YMW"):
+        raise InvalidInput(
+            f'Duration "{name}" may only use days, hours, minutes and seconds: {text!r}', field=name)
+    try:
+        value = isodate.parse_duration(text.upper())
+    except (isodate.ISO8601Error, ValueError):
+        raise InvalidInput(f'Invalid ISO-8601 duration for "{name}": {text!r}', field=name) from None
+    if not isinstance(value, timedelta):
+        raise InvalidInput(f'Invalid ISO-8601 duration for "{name}": {text!r}', field=name)
+    return value
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC, milliseconds, `Z`: `2015-08-28T17:57:41.005Z`."""
+    if value is None:
+        return None
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

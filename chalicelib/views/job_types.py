@@ -1,0 +1,61 @@
+"""v6 shapes of job types and their revisions."""
+from __future__ import annotations
+
+from chalicelib.models.tables import JobType, JobTypeRevision
+from chalicelib.timeutil import iso
+
+
+def job_type_base(job_type: JobType | None) -> dict | None:
+    if job_type is None:
+        return None
+    return {
+        "id": job_type.id,
+        "name": job_type.name,
+        "version": job_type.version,
+        "title": job_type.title,
+        "description": job_type.description,
+        "is_active": job_type.is_active,
+        "is_system": job_type.is_system,
+        "is_paused": job_type.is_paused,
+        "is_published": job_type.is_published,
+        "icon_code": job_type.icon_code,
+        "unmet_resources": job_type.unmet_resources,
+    }
+
+
+def job_type_list_item(job_type: JobType) -> dict:
+    item = job_type_base(job_type)
+    item.update({
+        "max_scheduled": job_type.max_scheduled,
+        "max_tries": job_type.max_tries,
+        "revision_num": job_type.revision_num,
+        "docker_image": job_type.docker_image,
+        "created": iso(job_type.created),
+        "deprecated": iso(job_type.deprecated),
+        "paused": iso(job_type.paused),
+        "last_modified": iso(job_type.last_modified),
+    })
+    return item
+
+
+def job_type_details(job_type: JobType, configuration: dict) -> dict:
+    item = job_type_list_item(job_type)
+    item.update({"manifest": job_type.manifest, "configuration": configuration})
+    return item
+
+
+def job_type_rev_summary(job) -> dict:
+    return {"id": job.job_type_rev_id, "job_type": {"id": job.job_type_id},
+            "revision_num": job.job_type_revision_num}
+
+
+def job_type_rev_details(revision: JobTypeRevision | None, job_type: JobType | None, job) -> dict:
+    base = job_type_base(job_type) or {"id": job.job_type_id}
+    return {
+        "id": job.job_type_rev_id,
+        "job_type": base,
+        "revision_num": job.job_type_revision_num,
+        "docker_image": revision.docker_image if revision else None,
+        "created": iso(revision.created) if revision else None,
+        "manifest": revision.manifest if revision else None,
+    }

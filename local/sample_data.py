@@ -1,0 +1,132 @@
+"""Builders for realistic jobs in every state, written through the persistence layer. Used by the
+tests, `make demo` and the benchmarks (never by the deployed service)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from chalicelib.auth import Principal
+from chalicelib.models import catalog
+from chalicelib.models import jobs as job_store
+from chalicelib.models.executions import save_execution
+from chalicelib.models.tables import Job, JobData, JobExecution, JobInputFile, JobType
+from chalicelib.seed import BUILTIN_ERRORS
+from chalicelib.services.job_types import register_job_type
+
+ADMIN = Principal("admin", "admin", ("default",))
+BUILTIN_BY_NAME = {e.name: e for e in BUILTIN_ERRORS}
+
+
+def manifest(name: str, version: str = "1.0.0", *, title: str | None = None, command: str = "cat ${INPUT_FILE}",
+             timeout: int = 60) -> dict:
+    return {
+        "seedVersion": "1.0.0",
+        "job": {
+            "name": name, "jobVersion": version, "packageVersion": "1.0.0",
+            "title": title or name.replace("-", " ").title(), "description": f"Sample job type {name}",
+            "maintainer": {"name": "Jane Doe", "email": "jdoe@example.com"},
+            "timeout": timeout,
+            "interface": {
+                "command": command,
+                "inputs": {"files": [{"name": "INPUT_FILE"}], "json": [{"name": "LEVEL", "type": "integer",
+                                                                         "required": False}]},
+                "outputs": {"files": [{"name": "OUTPUT_FILE", "pattern": "*.out", "required": False}]},
+                "settings": [{"name": "API_KEY", "secret": True}, {"name": "MODE"}],
+            },
+            "resources": {"scalar": [{"name": "cpus", "value": 1.0}, {"name": "mem", "value": 256.0},
+                                     {"name": "disk", "value": 10.0, "inputMultiplier": 2.0}]},
+            "errors": [{"code": 3, "name": "bad-input", "title": "Bad input", "category": "data"}],
+        },
+    }
+
+
+def job_type(name: str, version: str = "1.0.0", **fields) -> JobType:
+    body = {"docker_image": f"{name}:{version}", "manifest": manifest(name, version)}
+    body.update(fields)
+    return register_job_type(body, ADMIN, "default").job_type
+
+
+def error_base(name: str) -> dict:
+    e = BUILTIN_BY_NAME[name]
+    return {"id": e.id, "name": e.name, "title": e.title, "description": e.description, "job_type_name": None,
+            "category": e.category, "is_builtin": True, "should_be_retried": e.should_be_retried}
+
+
+def build_job(job_id: int, jt: JobType, status: str, now: datetime, *, batch=None, recipe=None,
+              recipe_type=None, node=None, error: str | None = None, event_id: int | None = None,
+              input_files: dict[str, list] | None = None, source: dict | None = None, priority: int = 100,
+              num_exes: int | None = None, created: datetime | None = None, owner: str = "admin",
+              project: str = "default") -> tuple[Job, JobData, list[JobInputFile]]:
+    created = created or now - timedelta(minutes=10)
+    executed = status in ("RUNNING", "FAILED", "COMPLETED") or (status == "CANCELED" and node is not None)
+    started = now - timedelta(minutes=5) if executed else None
+    ended = now - timedelta(minutes=1) if status in ("FAILED", "COMPLETED") else None
+    files = input_files or {}
+    job = Job(
+        id=job_id, status=status, job_type_id=jt.id, job_type_name=jt.name, job_type_version=jt.version,
+        job_type_rev_id=jt.revision_id, job_type_revision_num=jt.revision_num,
+        event={"id": event_id or job_id, "type": "USER", "occurred": _iso(created)},
+        batch_id=batch.id if batch else None,
+        batch={"id": batch.id, "title": batch.title, "description": batch.description,
+               "created": _iso(batch.created)} if batch else None,
+        recipe_id=recipe.id if recipe else None,
+        recipe={"id": recipe.id, "recipe_type": {"id": recipe_type.id, "name": recipe_type.name,
+                                                 "title": recipe_type.title,
+                                                 "description": recipe_type.description,
+                                                 "revision_num": recipe_type.revision_num},
+                "recipe_type_rev": {"id": recipe.recipe_type_rev_id}, "event": {"id": recipe.event_id}}
+        if recipe else None,
+        node_id=node.id if node and executed else None, node_hostname=node.hostname if node and executed else None,
+        error_id=BUILTIN_BY_NAME[error].id if error else None,
+        error_category=BUILTIN_BY_NAME[error].category if error else None,
+        error=error_base(error) if error else None,
+        num_exes=num_exes if num_exes is not None else (0 if status in ("PENDING", "BLOCKED") else 1),
+        max_tries=jt.max_tries, priority=priority,
+        input_file_size=float(sum(f.file_size for fs in files.values() for f in fs)) / (1024 * 1024),
+        input_files={name: [f.file_name for f in fs] for name, fs in files.items()},
+        created=created, queued=created if status not in ("PENDING", "BLOCKED") else None,
+        started=started, ended=ended, last_status_change=now, last_modified=now,
+        owner=owner, project=project,
+        **(source or {}),
+    )
+    data = JobData(job_id, input={"files": {n: [f.id for f in fs] for n, fs in files.items()}, "json": {}},
+                   configuration={"priority": priority, "output_workspaces": {"default": "default", "outputs": {}},
+                                  "mounts": {}, "settings": {"API_KEY": "s3cr3t", "MODE": "fast"}})
+    links = [job_store_link(job_id, name, f.id) for name, fs in files.items() for f in fs]
+    return job, data, links
+
+
+def job_store_link(job_id: int, name: str, file_id: int) -> JobInputFile:
+    from chalicelib.models.files import input_link
+    return input_link(job_id, name, file_id)
+
+
+def store(jobs: list[tuple[Job, JobData, list[JobInputFile]]]) -> list[Job]:
+    job_store.insert_jobs(jobs)
+    return [job for job, _, _ in jobs]
+
+
+def new_ids(count: int) -> range:
+    return catalog.allocate("job", count)
+
+
+def execution(job: Job, exe_num: int, status: str, now: datetime, *, node=None, error: str | None = None,
+              exit_code: int | None = None) -> JobExecution:
+    execution_id = catalog.allocate("job_exe", 1)[0]
+    return save_execution(JobExecution(
+        job_id=job.id, exe_num=exe_num, id=execution_id, status=status,
+        cluster_id=f"scale_job_{job.id}_{exe_num}x{execution_id}", job_type_id=job.job_type_id,
+        node_id=node.id if node else None, node_hostname=node.hostname if node else None,
+        error_id=BUILTIN_BY_NAME[error].id if error else None,
+        error_category=BUILTIN_BY_NAME[error].category if error else None,
+        error=error_base(error) if error else None, timeout=60, input_file_size=job.input_file_size,
+        exit_code=exit_code, task_results={"tasks": [{"type": "main", "exit_code": exit_code}]},
+        resources={"cpus": 1.0, "mem": 256.0, "disk": 10.0},
+        configuration={"tasks": [{"type": "main", "settings": {"API_KEY": "s3cr3t", "MODE": "fast"}}]},
+        output={"output_data": []}, created=now, queued=now - timedelta(minutes=6),
+        started=now - timedelta(minutes=5), ended=now - timedelta(minutes=1) if status != "RUNNING" else None,
+        last_modified=now))
+
+
+def _iso(value: datetime) -> str:
+    from chalicelib.timeutil import iso
+    return iso(value)

@@ -1,0 +1,93 @@
+"""Shared fixtures: fake AWS credentials, moto, the tables (from the same definitions the deploy
+template uses), tokens for each role, and a Chalice test client."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import pytest
+
+_TOKENS_DIR = tempfile.mkdtemp(prefix="jobs-tokens-")
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1", "JOBS_TABLE_PREFIX": "test-",
+    "JOBS_AUTH_MODE": "local", "JOBS_TOKENS_FILE": os.path.join(_TOKENS_DIR, "tokens.json"),
+    "JOBS_PUBLIC_URL": "",
+})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+TOKENS = {role: f"{role}-token" for role in ("viewer", "submitter", "operator", "admin")}
+
+
+def _write_tokens() -> None:
+    from chalicelib.auth import write_tokens_file
+    write_tokens_file(os.environ["JOBS_TOKENS_FILE"], [
+        {"token": token, "name": f"{role}-user", "role": role, "projects": ["default", f"{role}-project"]}
+        for role, token in TOKENS.items()])
+
+
+_write_tokens()
+
+
+@pytest.fixture
+def aws(tmp_path):
+    """A fresh moto account with every table created and the store prepared."""
+    from moto import mock_aws
+
+    from chalicelib import aws as aws_clients
+    from chalicelib.config import reset_settings
+    reset_settings()
+    with mock_aws():
+        import boto3
+
+        from chalicelib.bootstrap import prepare_store
+        from chalicelib.models.schema import create_tables
+        from chalicelib.models.tables import configure_tables
+        configure_tables()
+        aws_clients.reset_clients()
+        create_tables(boto3.client("dynamodb"), "test-")
+        workspace = tmp_path / "default-workspace"
+        workspace.mkdir()
+        prepare_store(str(workspace))
+        yield workspace
+    aws_clients.reset_clients()
+
+
+class Api:
+    """The Chalice test client with a role's token and JSON helpers."""
+
+    def __init__(self, client, role: str | None = "admin") -> None:
+        self.client = client
+        self.role = role
+
+    def as_role(self, role: str | None) -> "Api":
+        return Api(self.client, role)
+
+    def _headers(self, extra: dict | None) -> dict:
+        headers = {"Host": "testserver"}
+        if self.role:
+            headers["Authorization"] = f"Bearer {TOKENS[self.role]}"
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path: str, headers: dict | None = None):
+        return self.client.http.get(path, headers=self._headers(headers))
+
+    def post(self, path: str, body=None, raw: str | bytes | None = None, headers: dict | None = None):
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        payload = raw if raw is not None else json.dumps(body)
+        return self.client.http.post(path, body=payload, headers=self._headers(all_headers))
+
+    def delete(self, path: str):
+        return self.client.http.delete(path, headers=self._headers(None))
+
+
+@pytest.fixture
+def api(aws):
+    from chalice.test import Client
+
+    from app import app
+    with Client(app, stage_name="local") as client:
+        yield Api(client)
