@@ -39,8 +39,8 @@ def manifest(name: str, version: str = "1.0.0", *, title: str | None = None, com
     }
 
 
-def job_type(name: str, version: str = "1.0.0", **fields) -> JobType:
-    body = {"docker_image": f"{name}:{version}", "manifest": manifest(name, version)}
+def job_type(name: str, version: str = "1.0.0", *, title: str | None = None, **fields) -> JobType:
+    body = {"docker_image": f"{name}:{version}", "manifest": manifest(name, version, title=title)}
     body.update(fields)
     return register_job_type(body, ADMIN, "default").job_type
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
+from pynamodb.exceptions import PutError
+
 from chalicelib.errors import Conflict
 from chalicelib.models.ids import next_id, next_ids
 from chalicelib.models.tables import File, JobInputFile, Workspace
@@ -25,7 +27,7 @@ def create_workspace(workspace: Workspace, now: datetime) -> Workspace:
     workspace.created = workspace.last_modified = now
     try:
         workspace.save(condition=Workspace.name.does_not_exist())
-    except Workspace.PutError as error:
+    except PutError as error:
         raise Conflict(f"Workspace {workspace.name} already exists") from error
     return workspace
 
@@ -49,7 +51,7 @@ def create_file(file: File, now: datetime) -> File:
 
 def save_files(files: list[File], now: datetime) -> list[File]:
     """Insert many files with one id allocation and batched writes (seeding, job outputs)."""
-    for file, file_id in zip(files, next_ids("file", len(files)) if files else []):
+    for file, file_id in zip(files, next_ids("file", len(files)) if files else [], strict=True):
         file.id = file_id
         file.created = file.created or now
         file.last_modified = now

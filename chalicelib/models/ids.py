@@ -1,6 +1,8 @@
 """Integer ids from atomic counters: one UpdateItem ADD per allocation (or per block of ids)."""
 from __future__ import annotations
 
+from pynamodb.exceptions import PutError, UpdateError
+
 from chalicelib.models.tables import Counter
 
 
@@ -20,10 +22,10 @@ def reserve_ids(name: str, at_least: int) -> None:
     """Make sure the counter is past `at_least` (fixed-id catalogs, such as the built-in errors)."""
     try:
         Counter(name, value=at_least).save(condition=Counter.name.does_not_exist())
-    except Counter.PutError:
+    except PutError:
         counter = Counter.get(name)
         if counter.value < at_least:
             try:
                 counter.update(actions=[Counter.value.set(at_least)], condition=Counter.value < at_least)
-            except Counter.UpdateError:
+            except UpdateError:
                 pass  # someone else moved it past at_least meanwhile

@@ -191,6 +191,7 @@ def json_path(root: str, parts: Iterable[str | int]) -> str:
 
 
 def invalid(path: str, message: str) -> InvalidInput:
+    """The 400 for a bad field: the detail starts with the field's JSON path."""
     if len(message) > _MAX_DETAIL:  # schema messages repeat the bad value, which may be huge
         message = message[: _MAX_DETAIL - 3] + "..."
     return InvalidInput(f"{path}: {message}", field=path)
@@ -217,7 +218,8 @@ def _schema_error_path(error: ValidationError) -> str:
     instance = error.instance
     # Name the missing or unexpected key itself, not the object that lacks or holds it.
     if error.validator == "required":
-        parts.append(next(p for p in error.validator_value if error.message.startswith(repr(p))))
+        # one error per missing key, in `required` order: best_match kept the first
+        parts.append(next(p for p in error.validator_value if p not in instance))
     elif error.validator == "additionalProperties":
         allowed = error.schema.get("properties", {})
         parts.append(next(k for k in instance if k not in allowed))

@@ -8,7 +8,7 @@ MIN_CPUS = 0.25
 MIN_MEM_MIB = 128.0
 
 
-def job_resources(manifest: Manifest, input_file_size_mib: float) -> dict[str, float]:
+def job_resources(manifest: Manifest, input_file_size_mib: float | None) -> dict[str, float]:
     """Seed's formula `value + inputMultiplier * input size (MiB)` for every scalar resource of the
     manifest (custom ones such as `sharedMem` included, under their manifest names), then:
 
@@ -17,13 +17,14 @@ def job_resources(manifest: Manifest, input_file_size_mib: float) -> dict[str, f
       manifest omits it;
     - `gpus` is always present: 0.0 when the manifest omits it.
 
-    Every value is a float, e.g. `{"cpus": 0.25, "mem": 128.0, "disk": 1.0, "gpus": 0.0}` for a
-    manifest without resources and 1 MiB of input.
+    An unknown input size (None) counts as 0, as in Scale. Every value is a float, e.g.
+    `{"cpus": 0.25, "mem": 128.0, "disk": 1.0, "gpus": 0.0}` for a manifest without resources and
+    1 MiB of input.
     """
-    if input_file_size_mib < 0:
+    size = float(input_file_size_mib or 0.0)
+    if size < 0:
         raise ValueError(f"input size must not be negative: {input_file_size_mib}")
-    size = float(input_file_size_mib)
-    resources = {"cpus": MIN_CPUS, "mem": MIN_MEM_MIB, "disk": size}
+    resources = {"cpus": MIN_CPUS, "mem": MIN_MEM_MIB, "disk": size, "gpus": 0.0}
     for resource in manifest.scalar_resources:
         resources[resource.name] = resource.value + resource.input_multiplier * size
     resources["cpus"] = max(resources["cpus"], MIN_CPUS)

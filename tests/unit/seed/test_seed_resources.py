@@ -77,8 +77,9 @@ def test_custom_resources_are_kept_under_their_names(minimal: dict[str, Any]) ->
     }
 
 
-def test_no_input_files(minimal: dict[str, Any]) -> None:
-    assert job_resources(validate_manifest(minimal), 0) == {
+@pytest.mark.parametrize("size", [0, None])
+def test_no_input_files(minimal: dict[str, Any], size: float | None) -> None:
+    assert job_resources(validate_manifest(minimal), size) == {
         "cpus": 0.25,
         "mem": 128.0,
         "disk": 0.0,

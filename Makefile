@@ -1,0 +1,41 @@
+# Two commands do all set-up themselves: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: run demo test test-fast e2e lint bench openapi clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check 'pip>=23,<26.3'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+## run: start the whole service locally (moto on loopback, API on http://127.0.0.1:$${PORT:-8000})
+run: $(STAMP)
+	$(BIN)/python -m local.stack $(if $(filter-out 0,$(DEMO)),--demo)
+
+## demo: like run, with demo job types, files and jobs loaded
+demo: $(STAMP)
+	$(BIN)/python -m local.stack --demo
+
+## test: lint, then the whole test suite (unit, functional, end-to-end)
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+
+## test-fast: unit and functional tests only
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not e2e" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## bench: cost and speed figures, written to docs/performance.md
+bench: $(STAMP)
+	$(BIN)/python -m bench.list_jobs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

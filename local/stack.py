@@ -1,0 +1,175 @@
+"""The embedded stack behind `make run`: the whole service in one process, AWS emulated by moto.
+
+Start-up order: moto on a loopback port -> tables created from the models (the same definitions as
+the deploy template) -> the last snapshot restored -> built-in errors and the `default` workspace ->
+the admin token -> the Chalice app served on 127.0.0.1:PORT. The emulated state is snapshotted to
+the data folder every JOBS_SNAPSHOT_SECONDS (default 60) and on shutdown, so a crash loses at most
+that much.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger("jobs.local")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalStack:
+    def __init__(self, data_dir: Path, port: int, admin_token: str | None, snapshot_seconds: float) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.admin_token = admin_token
+        self.snapshot_seconds = snapshot_seconds
+        self.moto_port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.moto_port}"
+        self._stop = threading.Event()
+        self._snapshot_lock = threading.Lock()
+        self._moto = None
+        self._http = None
+
+    # -- start ------------------------------------------------------------------------------------
+    def configure_environment(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.update({
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.moto_port),
+            "JOBS_TABLE_PREFIX": "local-", "JOBS_AUTH_MODE": "local",
+            "JOBS_TOKENS_FILE": str(self.data_dir / "tokens.json"),
+        })
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(name, None)
+
+    def start_moto(self) -> None:
+        import requests
+        from moto.server import ThreadedMotoServer
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        requests.post(f"{self.endpoint}/moto-api/config", timeout=10, json={
+            "stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+
+    def prepare(self, demo: bool) -> None:
+        import boto3
+
+        from chalicelib.bootstrap import prepare_store
+        from chalicelib.config import reset_settings
+        from chalicelib.models.schema import create_tables
+        from chalicelib.models.tables import configure_tables
+        from local.snapshot import restore_snapshot
+        reset_settings()
+        configure_tables()
+        session = boto3.session.Session()
+        create_tables(session.client("dynamodb", endpoint_url=self.endpoint), "local-")
+        stats = restore_snapshot(session, self.endpoint, self.data_dir)
+        if stats is not None:
+            print(f"restored snapshot: {stats}", flush=True)
+        workspace = self.data_dir / "workspaces" / "default"
+        workspace.mkdir(parents=True, exist_ok=True)
+        prepare_store(str(workspace.resolve()))
+        if demo:
+            from local.demo import load_demo
+            print(load_demo(), flush=True)
+        self.admin_token = self._write_admin_token()
+
+    def _write_admin_token(self) -> str:
+        import json
+
+        from chalicelib.auth import new_token, token_digest, write_tokens_file
+        path = self.data_dir / "tokens.json"
+        token = self.admin_token or new_token()
+        others = []
+        if path.exists():
+            others = [e for e in json.loads(path.read_text()).get("tokens", []) if e.get("name") != "admin"]
+        write_tokens_file(str(path), [{"sha256": token_digest(token), "name": "admin", "role": "admin",
+                                       "projects": ["default"]}] + others)
+        return token
+
+    def serve(self) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        from app import app
+        server = create_local_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
+        self._http = server
+        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+
+    # -- snapshots --------------------------------------------------------------------------------
+    def snapshot(self) -> None:
+        import boto3
+
+        from local.snapshot import save_snapshot
+        with self._snapshot_lock:
+            save_snapshot(boto3.session.Session(), self.endpoint, self.data_dir)
+
+    def _snapshot_loop(self) -> None:
+        while not self._stop.wait(self.snapshot_seconds):
+            try:
+                self.snapshot()
+            except Exception:  # noqa: BLE001 - keep serving; the next round tries again
+                log.exception("periodic snapshot failed")
+
+    # -- run --------------------------------------------------------------------------------------
+    def run(self, demo: bool) -> int:
+        self.configure_environment()
+        self.start_moto()
+        self.prepare(demo)
+        self.serve()
+        threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
+        print(f"Job service running at http://127.0.0.1:{self.port}/  (docs: http://127.0.0.1:{self.port}/docs)",
+              flush=True)
+        print(f"data: {self.data_dir}", flush=True)
+        print(f"token: {self.admin_token}", flush=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._stop.set())
+        while not self._stop.is_set():
+            self._stop.wait(1)
+        return self.shutdown()
+
+    def shutdown(self) -> int:
+        print("stopping: taking a last snapshot", flush=True)
+        if self._http is not None:
+            self._http.shutdown()
+        code = 0
+        try:
+            self.snapshot()
+        except Exception:  # noqa: BLE001
+            log.exception("final snapshot failed")
+            code = 1
+        if self._moto is not None:
+            self._moto.stop()
+        print("stopped", flush=True)
+        return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the job service locally with AWS emulated by moto.")
+    parser.add_argument("--demo", action="store_true", help="load demo job types, files and jobs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+    data_dir = Path(os.environ.get("JOBS_DATA_DIR") or ".local-data").resolve()
+    stack = LocalStack(
+        data_dir=data_dir,
+        port=int(os.environ.get("PORT") or 8000),
+        admin_token=os.environ.get("JOBS_ADMIN_TOKEN") or None,
+        snapshot_seconds=float(os.environ.get("JOBS_SNAPSHOT_SECONDS") or 60),
+    )
+    demo = args.demo or os.environ.get("DEMO", "") not in ("", "0")
+    return stack.run(demo)
+
+
+if __name__ == "__main__":
+    time.tzset()
+    sys.exit(main())
