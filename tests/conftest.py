@@ -2,9 +2,11 @@
 template uses), tokens for each role, and a Chalice test client."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -31,8 +33,8 @@ def _write_tokens() -> None:
 _write_tokens()
 
 
-@pytest.fixture
-def aws(tmp_path):
+@contextlib.contextmanager
+def fresh_aws(workspace: Path):
     """A fresh moto account with every table created and the store prepared."""
     from moto import mock_aws
 
@@ -48,11 +50,23 @@ def aws(tmp_path):
         configure_tables()
         aws_clients.reset_clients()
         create_tables(boto3.client("dynamodb"), "test-")
-        workspace = tmp_path / "default-workspace"
-        workspace.mkdir()
+        workspace.mkdir(parents=True, exist_ok=True)
         prepare_store(str(workspace))
         yield workspace
     aws_clients.reset_clients()
+
+
+@pytest.fixture
+def aws(tmp_path):
+    with fresh_aws(tmp_path / "default-workspace") as workspace:
+        yield workspace
+
+
+@pytest.fixture(scope="module")
+def aws_module(tmp_path_factory):
+    """Like `aws`, shared by a module's read-only tests (building data once per module)."""
+    with fresh_aws(tmp_path_factory.mktemp("ws") / "default-workspace") as workspace:
+        yield workspace
 
 
 class Api:
@@ -84,10 +98,20 @@ class Api:
         return self.client.http.delete(path, headers=self._headers(None))
 
 
-@pytest.fixture
-def api(aws):
+def _client():
     from chalice.test import Client
 
     from app import app
-    with Client(app, stage_name="local") as client:
+    return Client(app, stage_name="local")
+
+
+@pytest.fixture
+def api(aws):
+    with _client() as client:
+        yield Api(client)
+
+
+@pytest.fixture(scope="module")
+def api_module(aws_module):
+    with _client() as client:
         yield Api(client)

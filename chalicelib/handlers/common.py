@@ -2,6 +2,7 @@
 domain errors to HTTP, JSON bodies, and absolute URLs for `Location` and page links."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any, Callable
@@ -25,7 +26,15 @@ def api_route(blueprint: Blueprint, path: str, role: str | None, methods: tuple[
     def register(view: Callable) -> Callable:
         for method in methods:
             ROUTE_ROLES[(method, path)] = role
-        return blueprint.route(path, methods=list(methods))(view)
+
+        @functools.wraps(view)
+        def handle(*args, **kwargs):
+            # Chalice turns any exception a view raises into its own 500 before middleware sees it.
+            try:
+                return view(*args, **kwargs)
+            except ServiceError as error:
+                return error_response(error.status, error.detail)
+        return blueprint.route(path, methods=list(methods))(handle)
     return register
 
 

@@ -47,9 +47,10 @@ def configure_tables(prefix: str | None = None, region: str | None = None) -> No
     settings = get_settings()
     prefix = settings.table_prefix if prefix is None else prefix
     for model in ALL_MODELS:
-        model.Meta.table_name = prefix + model.base_name
-        model.Meta.region = region or settings.region
-        model._connection = None
+        name, model_region = prefix + model.base_name, region or settings.region
+        if (model.Meta.table_name, getattr(model.Meta, "region", None)) != (name, model_region):
+            model.Meta.table_name, model.Meta.region = name, model_region
+            model._connection = None  # connections (and their clients) are costly: keep them when nothing changed
 
 
 def _index(name: str, projection=None):
