@@ -10,8 +10,9 @@ Two steps, both linear in the length of `q`:
 
 1. Lexing. One fixed regular expression splits `q` into tokens: word operators (` and `, ` or `
    with whitespace on both sides), whitespace (skipped), unreserved runs, single/double-quoted
-   strings, comparison operators and punctuation. Its character classes are disjoint, so it
-   never backtracks more than one whitespace run; user text is never turned into a pattern.
+   strings, comparison operators and punctuation. Each alternative is unambiguous (a character
+   can be consumed only one way), so a failed attempt gives back at most the token it was
+   matching and lexing stays linear; user text is never turned into a pattern.
    A character no token accepts becomes a "bad" token and lexing stops there, so the parser
    still reports an earlier syntax error first (errors come out in text order).
 2. Parsing. Recursive descent over the token list. Recursion only happens at a "(", and the

@@ -37,8 +37,8 @@ def _error(q: str, operators: list[Operator] | None = None) -> RsqlError:
 def test_tree_equality_ignores_source_positions() -> None:
     assert parse("a==b") == Comparison("a", "==", ("b",))
     assert parse("  a == b ") == parse("a==b")
-    assert parse("a==b").pos == 0 and parse("  a == b").pos == 2
-    assert parse("a=in=(x, 'y')").arg_pos == (6, 9)
+    assert parse("a==b").pos == 0 and parse("  a == b").pos == 2  # type: ignore[union-attr]
+    assert parse("a=in=(x, 'y')").arg_pos == (6, 9)  # type: ignore[union-attr]
 
 
 def test_n_ary_nodes_and_groups_stay_nested() -> None:
