@@ -28,6 +28,8 @@ def parse_timestamp(name: str, text: str, now: datetime | None = None) -> dateti
 def parse_duration(name: str, text: str) -> timedelta:
     # Years, months and weeks have no fixed length in seconds ("now minus P1M" is ambiguous).
     date_part = text.upper().split("T", 1)[0]
+    if not any(ch.isdigit() for ch in text):
+        raise InvalidInput(f'Invalid ISO-8601 duration for "{name}": {text!r}', field=name)
     if any(unit in date_part for unit in "YMW"):
         raise InvalidInput(
             f'Duration "{name}" may only use days, hours, minutes and seconds: {text!r}', field=name)
