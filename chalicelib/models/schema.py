@@ -15,17 +15,23 @@ def create_table_args(model: type[BaseModel], table_name: str) -> dict[str, Any]
     schema = model._get_schema()
     args: dict[str, Any] = {
         "TableName": table_name,
-        "KeySchema": schema["key_schema"],
+        "KeySchema": _hash_first(schema["key_schema"]),
         "AttributeDefinitions": _attribute_definitions(schema),
         "BillingMode": "PAY_PER_REQUEST",
     }
     indexes = [
-        {"IndexName": index["index_name"], "KeySchema": index["key_schema"], "Projection": index["projection"]}
+        {"IndexName": index["index_name"], "KeySchema": _hash_first(index["key_schema"]),
+         "Projection": index["projection"]}
         for index in schema["global_secondary_indexes"]
     ]
     if indexes:
         args["GlobalSecondaryIndexes"] = sorted(indexes, key=lambda index: index["IndexName"])
     return args
+
+
+def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+    # DynamoDB wants the HASH element first; PynamoDB does not promise an order.
+    return sorted(key_schema, key=lambda element: element["KeyType"] != "HASH")
 
 
 def _attribute_definitions(schema: dict[str, Any]) -> list[dict[str, str]]:

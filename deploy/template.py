@@ -1,0 +1,48 @@
+"""Writes `deploy/resources.json`, the CloudFormation merge template `chalice package` combines with
+the app: every table (generated from the PynamoDB models, as the local stack's tables are) and the
+environment each function needs to find them. A test checks the committed file is current:
+regenerate it with `python -m deploy.template`."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from chalicelib.models.schema import cloudformation_tables
+
+TEMPLATE = Path(__file__).with_name("resources.json")
+
+
+def build() -> dict:
+    resources = cloudformation_tables()
+    table_arns = [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in sorted(resources)]
+    index_arns = [{"Fn::Sub": ["${Arn}/index/*", {"Arn": arn}]} for arn in table_arns]
+    resources["JobsDataAccessPolicy"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Read and write the job service's tables",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                           "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+                           "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"],
+                "Resource": table_arns + index_arns,
+            }]},
+        },
+    }
+    # Chalice names the role its functions share "DefaultRole"; the merge adds our policy to it.
+    resources["DefaultRole"] = {"Properties": {"ManagedPolicyArns": [{"Ref": "JobsDataAccessPolicy"}]}}
+    return {
+        "Globals": {"Function": {"Environment": {"Variables": {
+            "JOBS_TABLE_PREFIX": {"Fn::Sub": "${AWS::StackName}-"}}}}},
+        "Resources": resources,
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    TEMPLATE.write_text(render())
+    sys.stdout.write(f"wrote {TEMPLATE}\n")
