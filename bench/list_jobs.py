@@ -1,0 +1,201 @@
+"""Cost of `GET /v6/jobs/` in DynamoDB round trips and items read, at 2,000 and 20,000 jobs.
+
+Each store holds the same 1,200-job "core" (job type `core`, batch 1, recipe 1, modified within the last
+hour, half RUNNING) plus filler jobs that match none of the core's filters, so a request that selects
+the core has the same matches at both sizes and its cost must not grow with the table.
+Run: `make bench` (writes the tables into docs/performance.md).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+                   "JOBS_TABLE_PREFIX": "bench-", "JOBS_AUTH_MODE": "local", "JOBS_PUBLIC_URL": "http://bench"})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+REPO = Path(__file__).resolve().parents[1]
+CORE = 1200
+PAGE = 100
+FILLER_STATUSES = ("QUEUED", "FAILED", "COMPLETED", "CANCELED", "PENDING")
+
+
+def seed(total: int) -> dict:
+    from chalicelib import clock
+    from chalicelib.models import catalog
+    from local import sample_data as sd
+    now = clock.now()
+    core_type = sd.job_type("core")
+    filler_types = [sd.job_type(f"filler-{i}") for i in range(5)]
+    core_batch = catalog.create_batch("core", None, now)
+    filler_batches = [catalog.create_batch(f"filler-{i}", None, now) for i in range(5)]
+    recipe_type = catalog.create_recipe_type("bench-recipe", "Bench recipe", None, now)
+    core_recipe = catalog.create_recipe(recipe_type, None, core_batch.id, now)
+    filler_recipes = [catalog.create_recipe(recipe_type, None, None, now) for _ in range(5)]
+    ids = iter(sd.new_ids(total))
+    built = []
+    for i in range(total):
+        job_id = next(ids)
+        if i < CORE:
+            modified = now - timedelta(seconds=2 * (i + 1))  # within the last hour
+            built.append(sd.build_job(job_id, core_type, "RUNNING" if i % 2 else "QUEUED", modified,
+                                      batch=core_batch, recipe=core_recipe, recipe_type=recipe_type))
+        else:
+            modified = now - timedelta(hours=2, seconds=i)
+            built.append(sd.build_job(job_id, filler_types[i % 5], FILLER_STATUSES[i % 5], modified,
+                                      batch=filler_batches[i % 5] if i % 3 == 0 else None,
+                                      recipe=filler_recipes[i % 5] if i % 7 == 0 else None, recipe_type=recipe_type))
+        if len(built) == 1000:
+            sd.store(built)
+            built = []
+    sd.store(built)
+    return {"type": core_type.id, "batch": core_batch.id, "recipe": core_recipe.id}
+
+
+def requests_for(keys: dict) -> list[tuple[str, str, bool]]:
+    """(label, query, same matches at both sizes?)"""
+    single = [
+        ("no filter", "", False),
+        ("status=RUNNING", "status=RUNNING", True),
+        ("status=FAILED", "status=FAILED", False),
+        ("job_type_id", f"job_type_id={keys['type']}", True),
+        ("job_type_name", "job_type_name=core", True),
+        ("batch_id", f"batch_id={keys['batch']}", True),
+        ("recipe_id", f"recipe_id={keys['recipe']}", True),
+        ("status + job_type_id", f"status=RUNNING&job_type_id={keys['type']}", True),
+        ("started/ended: last hour", "started=PT1H&ended=PT0S", True),
+    ]
+    out = []
+    for label, query, fixed in single:
+        out.append((label, query, fixed))
+        out.append((label + ", -last_modified", (query + "&" if query else "") + "order=-last_modified", fixed))
+    return out
+
+
+def measure(client, url: str):
+    from bench.dynamo_meter import metered
+    with metered() as meter:
+        started = time.perf_counter()
+        response = client.http.get(url, headers={"Authorization": "Bearer bench-token", "Host": "bench"})
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.body
+    return meter, response.json_body, elapsed
+
+
+def run_size(total: int) -> list[dict]:
+    from moto import mock_aws
+    with mock_aws():
+        import boto3
+        from chalice.test import Client
+
+        from chalicelib.auth import write_tokens_file
+        from chalicelib.bootstrap import prepare_store
+        from chalicelib.config import reset_settings
+        from chalicelib.models.schema import create_tables
+        tokens = REPO / ".bench-tokens.json"
+        write_tokens_file(str(tokens), [{"token": "bench-token", "name": "bench", "role": "admin", "projects": []}])
+        os.environ["JOBS_TOKENS_FILE"] = str(tokens)
+        reset_settings()
+        create_tables(boto3.client("dynamodb"), "bench-")
+        prepare_store()
+        started = time.perf_counter()
+        keys = seed(total)
+        print(f"seeded {total} jobs in {time.perf_counter() - started:.1f}s", flush=True)
+        from app import app
+        rows = []
+        with Client(app, stage_name="local") as client:
+            for label, query, fixed in requests_for(keys):
+                base = f"/v6/jobs/?page_size={PAGE}" + (f"&{query}" if query else "")
+                first, body, t1 = measure(client, base)
+                fifth_next = fifth_direct = None
+                if body["count"] > 4 * PAGE:
+                    url = body["next"]
+                    for _ in range(3):  # follow next to page 5
+                        url = client.http.get(url.replace("http://bench", ""), headers={
+                            "Authorization": "Bearer bench-token", "Host": "bench"}).json_body["next"]
+                    fifth_next, body5, _ = measure(client, url.replace("http://bench", ""))
+                    fifth_direct, body5d, _ = measure(client, base + "&page=5")
+                    assert [r["id"] for r in body5["results"]] == [r["id"] for r in body5d["results"]], label
+                rows.append({"size": total, "label": label, "fixed": fixed, "matches": body["count"],
+                             "p1": first, "p5next": fifth_next, "p5": fifth_direct, "t1": t1})
+        tokens.unlink(missing_ok=True)
+        return rows
+
+
+def cold_start() -> dict:
+    def timed(code: str) -> float:
+        runs = []
+        for _ in range(7):
+            out = subprocess.run([sys.executable, "-c", f"import time;t=time.perf_counter();{code};"
+                                  "print(time.perf_counter()-t)"], cwd=REPO, capture_output=True, text=True,
+                                 check=True)
+            runs.append(float(out.stdout.strip()))
+        return statistics.median(runs) * 1000
+    app_ms = timed("import app")
+    base_ms = timed("import chalice, boto3")
+    return {"app_ms": app_ms, "base_ms": base_ms, "ratio": app_ms / base_ms}
+
+
+def cost(m) -> str:
+    if m is None:
+        return "(fewer than 5 pages)"
+    return f"{m.page_round_trips} / {m.page_items_read} (+{m.related_items_read})"
+
+
+def report(rows: list[dict], cold: dict) -> str:
+    lines = [
+        "| jobs | request | matches | page 1: trips / items (+related) | page 5 via next | page=5 direct | "
+        "count: trips / entries |",
+        "|---:|---|---:|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['size']:,} | {r['label']} | {r['matches']:,} | {cost(r['p1'])} | {cost(r['p5next'])} | "
+                     f"{cost(r['p5'])} | {r['p1'].count_round_trips} / {r['p1'].count_items_read:,} |")
+    by_key = {(r["size"], r["label"]): r for r in rows}
+    ratios = []
+    for r in rows:
+        if r["size"] == 20000 and r["fixed"]:
+            small = by_key[(2000, r["label"])]
+            big_cost = r["p1"].page_items_read + r["p1"].count_items_read
+            small_cost = small["p1"].page_items_read + small["p1"].count_items_read
+            ratios.append(f"| {r['label']} | {small_cost:,} | {big_cost:,} | {big_cost / small_cost:.2f} |")
+    lines += ["", "Same request, same matches, 2,000 vs 20,000 jobs (page 1 items + count entries):", "",
+              "| request | 2,000 | 20,000 | ratio |", "|---|---:|---:|---:|"] + ratios
+    lines += ["", f"Cold start (median of 7 fresh interpreters): `import app` {cold['app_ms']:.0f} ms, "
+              f"`import chalice, boto3` {cold['base_ms']:.0f} ms, ratio {cold['ratio']:.2f} (target <= 1.5)."]
+    return "\n".join(lines)
+
+
+def write_section(text: str, name: str = "list_jobs") -> None:
+    path = REPO / "docs" / "performance.md"
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    content = path.read_text() if path.exists() else "# Performance\n"
+    block = f"{start}\n{text}\n{end}"
+    if start in content:
+        before, rest = content.split(start, 1)
+        content = before + block + rest.split(end, 1)[1]
+    else:
+        content = content.rstrip() + "\n\n" + block + "\n"
+    path.write_text(content)
+
+
+def main() -> None:
+    sys.path.insert(0, str(REPO))
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "2000,20000").split(",")]
+    rows = []
+    for size in sizes:
+        rows += run_size(size)
+    cold = cold_start()
+    text = report(rows, cold)
+    print(text)
+    if os.environ.get("BENCH_WRITE", "1") != "0":
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
