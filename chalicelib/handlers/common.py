@@ -63,12 +63,20 @@ def http_middleware(event, get_response):
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a JSON 500
         logger.exception("unhandled error on %s %s", event.method, event.path)
         return error_response(500, "Internal server error.")
-    if response.status_code == 405 and isinstance(response.body, dict) and "Code" in response.body:
+    return _framework_error(event, response)
+
+
+def _framework_error(event, response):
+    """Chalice answers some requests itself (405, 415, its own 500s) with `{"Code", "Message"}`; give
+    them our error shape."""
+    if not (isinstance(response.body, dict) and "Code" in response.body):
+        return response
+    if response.status_code == 405:
         return error_response(405, f'Method "{event.method}" not allowed.')
-    if response.status_code >= 500 and isinstance(response.body, dict) and "Code" in response.body:
+    if response.status_code >= 500:
         logger.error("framework error on %s %s: %s", event.method, event.path, response.body)
         return error_response(500, "Internal server error.")
-    return response
+    return error_response(response.status_code, str(response.body.get("Message") or response.body["Code"]))
 
 
 def principal_of(request) -> auth.Principal:

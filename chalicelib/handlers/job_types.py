@@ -1,7 +1,7 @@
 """Routes of `/v6/job-types/...`."""
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from chalice import Blueprint
 
@@ -29,7 +29,7 @@ def post_job_type():
     registered = service.register_job_type(json_body(request), principal, project)
     job_type = registered.job_type
     location = absolute_url(request, f"/v6/job-types/{quote(job_type.name)}/{quote(job_type.version)}/")
-    return json_response(job_type_details(job_type, job_type.configuration),
+    return json_response(job_type_details(job_type),
                          201 if registered.created else 200, {"Location": location})
 
 
@@ -42,10 +42,10 @@ def get_job_types():
 @api_route(blueprint, "/v6/job-types/{name}", "viewer")
 def get_job_type_versions(name):
     request = blueprint.current_request
-    return paginate(request, service.versions_of(name), job_type_list_item)
+    return paginate(request, service.versions_of(unquote(name)), job_type_list_item)
 
 
 @api_route(blueprint, "/v6/job-types/{name}/{version}", "viewer")
 def get_job_type(name, version):
-    job_type = service.get_job_type(name, version)
-    return json_response(job_type_details(job_type, job_type.configuration))
+    job_type = service.get_job_type(unquote(name), unquote(version))
+    return json_response(job_type_details(job_type))

@@ -61,6 +61,7 @@ def add_file(body: dict, principal: Principal, project: str | None) -> File:
     tags = body.get("data_type_tags")
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
         raise InvalidInput('"data_type_tags" must be a list of strings', field="data_type_tags")
+    sources = {name: fields.string(name) for name in _SOURCE_FIELDS}
     times = {name: parse_timestamp(name, fields.string(name)) if fields.has(name) else None
              for name in _TIME_FIELDS}
     check_range("data_started", times["data_started"], "data_ended", times["data_ended"])
@@ -84,14 +85,15 @@ def add_file(body: dict, principal: Principal, project: str | None) -> File:
         file_path = check_relative_path(file_path)
         size = broker.size_of(file_path)
         if size is None:
-            raise InvalidInput(f"No file at {file_path!r} in workspace {workspace.name}", field="file_path")
+            raise InvalidInput(f'"file_path": no file at {file_path!r} in workspace {workspace.name}',
+                               field="file_path")
         file_id = next_id("file")
         file_name = file_name or file_path.rsplit("/", 1)[-1]
     file = File(
         id=file_id, workspace_id=workspace.id, workspace_name=workspace.name, file_name=file_name,
         file_path=file_path, media_type=media_type, file_type="SOURCE", file_size=size,
         data_type_tags=tags, owner=principal.name, project=project, created=now, last_modified=now,
-        **{name: fields.string(name) for name in _SOURCE_FIELDS}, **times,
+        **sources, **times,
     )
     file.save(condition=File.id.does_not_exist())
     return file

@@ -8,7 +8,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import catalog, files
 from chalicelib.models.tables import JobType
-from chalicelib.params import Body, QueryParams, optional_bool
+from chalicelib.params import Body, QueryParams, int_list, optional_bool
 from chalicelib.seed import job_type_errors, validate_configuration, validate_manifest, workspaces_used
 
 JOB_TYPE_FIELDS = ("docker_image", "manifest", "configuration", "is_active", "is_paused", "max_scheduled",
@@ -28,41 +28,54 @@ def register_job_type(body: dict, principal: Principal, project: str | None) -> 
     configuration = validate_configuration(fields.obj("configuration"), manifest)
     missing = sorted(name for name in workspaces_used(configuration) if files.get_workspace(name) is None)
     if missing:
-        raise InvalidInput(f"Unknown workspace: {missing[0]}", field="configuration.output_workspaces")
-    values = {
-        "docker_image": docker_image,
-        "manifest": body["manifest"],
-        "configuration": configuration,
-        "title": manifest.title,
-        "description": manifest.description,
-        "is_active": _default(fields.boolean("is_active"), True),
-        "is_paused": _default(fields.boolean("is_paused"), False),
+        raise InvalidInput(f'Unknown workspace in "configuration.output_workspaces": {missing[0]}',
+                           field="configuration.output_workspaces")
+    optional = {
+        "is_active": fields.boolean("is_active"),
+        "is_paused": fields.boolean("is_paused"),
         "max_scheduled": fields.integer("max_scheduled", minimum=1),
-        "max_tries": _default(fields.integer("max_tries", minimum=1), 3),
+        "max_tries": fields.integer("max_tries", minimum=1),
         "icon_code": fields.string("icon_code", max_length=16),
-        "is_published": _default(fields.boolean("is_published"), False),
+        "is_published": fields.boolean("is_published"),
     }
+    given = {key: value for key, value in optional.items() if key in body}
+    if "configuration" in body:
+        given["configuration"] = configuration
+    values = {"docker_image": docker_image, "manifest": body["manifest"], "title": manifest.title,
+              "description": manifest.description}
     now = clock.now()
     catalog.register_job_type_errors(job_type_errors(manifest), now)
     existing = catalog.find_job_type(manifest.name, manifest.job_version)
     if existing is not None:
-        if values["is_paused"] != existing.is_paused:
-            values["paused"] = now if values["is_paused"] else None
-        return Registered(catalog.add_revision(existing, values, now), created=False)
+        # A new revision changes what the request gives and keeps everything else (as the original did).
+        changes = {**values, **given}
+        _stamp_state_changes(changes, existing, now)
+        return Registered(catalog.add_revision(existing, changes, now), created=False)
+    defaults = {"is_active": True, "is_paused": False, "max_tries": 3, "is_published": False,
+                "configuration": configuration}
     job_type = JobType(name=manifest.name, version=manifest.job_version, owner=principal.name, project=project,
-                       paused=now if values["is_paused"] else None, **values)
+                       **{**defaults, **values, **given})
+    _stamp_state_changes({}, job_type, now, creating=True)
     return Registered(catalog.create_job_type(job_type, now), created=True)
 
 
-def _default(value, default):
-    return default if value is None else value
+def _stamp_state_changes(changes: dict, job_type: JobType, now, creating: bool = False) -> None:
+    """`paused` records when a job type was paused, `deprecated` when it was made inactive."""
+    if creating:
+        job_type.paused = now if job_type.is_paused else None
+        job_type.deprecated = None if job_type.is_active else now
+        return
+    if "is_paused" in changes and changes["is_paused"] != job_type.is_paused:
+        changes["paused"] = now if changes["is_paused"] else None
+    if "is_active" in changes and changes["is_active"] != job_type.is_active:
+        changes["deprecated"] = None if changes["is_active"] else now
 
 
 def list_job_types(params: QueryParams) -> list[JobType]:
     is_active = optional_bool(params, "is_active")
     is_system = optional_bool(params, "is_system")
     names = set(params.values("name"))
-    ids = {int(v) for v in params.values("id") if v.isdigit()}
+    ids = set(int_list(params, "id"))
     keyword = (params.first("keyword") or "").lower()
     rows = [
         jt for jt in catalog.all_job_types()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from chalicelib.models.tables import JobType, JobTypeRevision
+from chalicelib.seed import Manifest, redact_secrets
 from chalicelib.timeutil import iso
 
 
@@ -38,9 +39,12 @@ def job_type_list_item(job_type: JobType) -> dict:
     return item
 
 
-def job_type_details(job_type: JobType, configuration: dict) -> dict:
+def job_type_details(job_type: JobType) -> dict:
+    """With the manifest and the configuration, secret settings removed."""
+    manifest = Manifest.from_validated(job_type.manifest)
     item = job_type_list_item(job_type)
-    item.update({"manifest": job_type.manifest, "configuration": configuration})
+    item.update({"manifest": job_type.manifest,
+                 "configuration": redact_secrets(job_type.configuration or {}, manifest)})
     return item
 
 

@@ -39,7 +39,7 @@ def finished_job(api, upload):
 
 
 def test_details_carry_every_field_and_the_latest_execution(api, finished_job):
-    job, jt = finished_job["job"], finished_job["type"]
+    job = finished_job["job"]
     body = api.get(f"/v6/jobs/{job.id}/").json_body
     assert body["id"] == job.id and body["status"] == "FAILED" and body["num_exes"] == 2
     assert body["job_type"]["name"] == "details-algo"
