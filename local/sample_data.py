@@ -9,8 +9,9 @@ from chalicelib.models import catalog
 from chalicelib.models import jobs as job_store
 from chalicelib.models.executions import save_execution
 from chalicelib.models.tables import Job, JobData, JobExecution, JobInputFile, JobType
-from chalicelib.seed import BUILTIN_ERRORS
+from chalicelib.seed import BUILTIN_ERRORS, Manifest
 from chalicelib.services.job_types import register_job_type
+from chalicelib.views.history import input_parameters
 
 ADMIN = Principal("admin", "admin", ("default",))
 BUILTIN_BY_NAME = {e.name: e for e in BUILTIN_ERRORS}
@@ -55,7 +56,8 @@ def build_job(job_id: int, jt: JobType, status: str, now: datetime, *, batch=Non
               recipe_type=None, node=None, error: str | None = None, event_id: int | None = None,
               input_files: dict[str, list] | None = None, source: dict | None = None, priority: int = 100,
               num_exes: int | None = None, created: datetime | None = None, owner: str = "admin",
-              project: str = "default") -> tuple[Job, JobData, list[JobInputFile]]:
+              project: str = "default", description: str | None = None, json_inputs: dict | None = None,
+              exit_code: int | None = None) -> tuple[Job, JobData, list[JobInputFile]]:
     created = created or now - timedelta(minutes=10)
     executed = status in ("RUNNING", "FAILED", "COMPLETED") or (status == "CANCELED" and node is not None)
     started = now - timedelta(minutes=5) if executed else None
@@ -85,14 +87,35 @@ def build_job(job_id: int, jt: JobType, status: str, now: datetime, *, batch=Non
         input_files={name: [f.file_name for f in fs] for name, fs in files.items()},
         created=created, queued=created if status not in ("PENDING", "BLOCKED") else None,
         started=started, ended=ended, last_status_change=now, last_modified=now,
-        owner=owner, project=project,
+        owner=owner, project=project, description=description, job_type_title=jt.title,
         **(source or {}),
     )
-    data = JobData(job_id, input={"files": {n: [f.id for f in fs] for n, fs in files.items()}, "json": {}},
+    job.timeline = _timeline(job)
+    if ended is not None:
+        job.exit_code = exit_code if exit_code is not None else (0 if status == "COMPLETED" else 1)
+        job.cpu_seconds, job.wall_seconds, job.peak_memory_mib = 12.5, 240.0, 64.0
+    input_data = {"files": {n: [f.id for f in fs] for n, fs in files.items()}, "json": dict(json_inputs or {})}
+    job.parameters = input_parameters(Manifest.from_validated(jt.manifest), input_data,
+                                      {f.id: f for fs in files.values() for f in fs})
+    data = JobData(job_id, input=input_data,
                    configuration={"priority": priority, "output_workspaces": {"default": "default", "outputs": {}},
                                   "mounts": {}, "settings": {"API_KEY": "s3cr3t", "MODE": "fast"}})
     links = [job_store_link(job_id, name, f.id) for name, fs in files.items() for f in fs]
     return job, data, links
+
+
+def _timeline(job: Job) -> list[dict]:
+    """The transitions a job in this state went through (one execution)."""
+    entries = []
+    if job.queued:
+        entries.append({"status": "QUEUED", "at": _iso(job.queued), "exe_num": 1})
+    if job.started:
+        entries.append({"status": "RUNNING", "at": _iso(job.started), "exe_num": 1})
+        for phase in ("UPLOADING", "EXECUTING") + (("DOWNLOADING",) if job.ended else ()):
+            entries.append({"status": phase, "at": _iso(job.started), "exe_num": 1})
+    if job.status in ("FAILED", "COMPLETED", "CANCELED"):
+        entries.append({"status": job.status, "at": _iso(job.ended or job.last_status_change), "exe_num": 1})
+    return entries
 
 
 def job_store_link(job_id: int, name: str, file_id: int) -> JobInputFile:

@@ -23,12 +23,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 
+from pynamodb.connection import Connection
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.domain import JobFilter, OrderKey, Page
 from chalicelib.errors import InvalidInput
 from chalicelib.models.tables import (
     Job,
     JobData,
     JobInputFile,
+    TriggerEvent,
 )
 
 MAX_TYPE_STATUS_PARTITIONS = 4
@@ -371,9 +375,9 @@ def _index_page(plan: Plan, descending: bool, offset: int, limit: int, cursor: s
     return rows[::-1] if reverse_read else rows
 
 
-def get_job(job_id: int) -> Job | None:
+def get_job(job_id: int, consistent: bool = False) -> Job | None:
     try:
-        return Job.get(job_id)
+        return Job.get(job_id, consistent_read=consistent)
     except Job.DoesNotExist:
         return None
 
@@ -388,6 +392,7 @@ def get_jobs(job_ids: Iterable[int]) -> dict[int, Job]:
 def derive_keys(job: Job) -> Job:
     """Set the index keys that mirror other attributes; every write of a whole job goes through here."""
     job.modified_key = modified_key(job.last_modified, job.id)
+    job.created_key = modified_key(job.created, job.id)
     job.type_status = type_status_key(job.job_type_id, job.status)
     job.shard = "jobs"
     return job
@@ -410,8 +415,22 @@ def replace_job(job: Job) -> None:
     derive_keys(job).save()
 
 
-def get_job_data(job_id: int) -> JobData | None:
+def get_job_data(job_id: int, consistent: bool = False) -> JobData | None:
     try:
-        return JobData.get(job_id)
+        return JobData.get(job_id, consistent_read=consistent)
     except JobData.DoesNotExist:
         return None
+
+
+def insert_queued_job(job: Job, data: JobData, links: list[JobInputFile], event: TriggerEvent) -> None:
+    """Write a new job with its data, input links and trigger event in one transaction: all or nothing.
+
+    The ids must be new: they come from counters, so a failed condition is a bug (a
+    `TransactWriteError`, answered 500), never something a client caused."""
+    data.job_id = job.id
+    with TransactWrite(connection=Connection()) as transaction:
+        transaction.save(derive_keys(job), condition=Job.id.does_not_exist())
+        transaction.save(data, condition=JobData.job_id.does_not_exist())
+        transaction.save(event, condition=TriggerEvent.id.does_not_exist())
+        for link in links:
+            transaction.save(link)

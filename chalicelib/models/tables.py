@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -110,6 +111,25 @@ class JobsByRecipe(GlobalSecondaryIndex):
     modified_key = UnicodeAttribute(range_key=True)
 
 
+class JobsByOwner(GlobalSecondaryIndex):
+    Meta = _index("by-owner")
+    owner = UnicodeAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+class JobsByProject(GlobalSecondaryIndex):
+    Meta = _index("by-project")
+    project = UnicodeAttribute(hash_key=True)
+    modified_key = UnicodeAttribute(range_key=True)
+
+
+class JobsByCreated(GlobalSecondaryIndex):
+    """Submission order, for the history's submissionTime ranges."""
+    Meta = _index("by-created")
+    shard = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 @_table("jobs")
 class Job(BaseModel):
     class Meta(BaseModel.Meta):
@@ -120,6 +140,7 @@ class Job(BaseModel):
     # Index keys, derived by the persistence layer on every write.
     shard = UnicodeAttribute(default="jobs")
     modified_key = UnicodeAttribute()
+    created_key = UnicodeAttribute(null=True)
     type_status = UnicodeAttribute()
 
     job_type_id = NumberAttribute()
@@ -127,6 +148,7 @@ class Job(BaseModel):
     job_type_version = UnicodeAttribute()
     job_type_rev_id = NumberAttribute()
     job_type_revision_num = NumberAttribute()
+    job_type_title = UnicodeAttribute(null=True)  # the pinned revision's manifest title (immutable)
     event = JSONAttribute(null=True)          # {id, type, occurred}: immutable, copied here
     recipe_id = NumberAttribute(null=True)
     recipe = JSONAttribute(null=True)         # the v6 recipe summary, immutable once the job exists
@@ -162,7 +184,17 @@ class Job(BaseModel):
     owner = UnicodeAttribute(null=True)
     project = UnicodeAttribute(null=True)
     description = UnicodeAttribute(null=True)
-    timeline = JSONAttribute(null=True)       # [{status, at, exe_num}] every transition, in order
+    # [{status, at, exe_num}]: every v6 status change and execution phase (UPLOADING, EXECUTING,
+    # DOWNLOADING), in order. The history's statusHistory is built from it.
+    timeline = JSONAttribute(null=True)
+    # [{id, parameterId, label, type, value: [text]}]: the job's inputs as the history shows and searches
+    # them, fixed at submission (inputs never change), so a search needs no read per job.
+    parameters = JSONAttribute(null=True)
+    # Measured on the latest execution, copied here when it ends (the history shows and searches them).
+    exit_code = NumberAttribute(null=True)
+    cpu_seconds = NumberAttribute(null=True)
+    wall_seconds = NumberAttribute(null=True)
+    peak_memory_mib = NumberAttribute(null=True)
     history_deleted = BooleanAttribute(default=False)
 
     by_modified = JobsByModified()
@@ -171,6 +203,9 @@ class Job(BaseModel):
     by_type_status = JobsByTypeStatus()
     by_batch = JobsByBatch()
     by_recipe = JobsByRecipe()
+    by_owner = JobsByOwner()
+    by_project = JobsByProject()
+    by_created = JobsByCreated()
 
 
 @_table("job-data")
@@ -433,6 +468,22 @@ class File(BaseModel):
     last_modified = UTCDateTimeAttribute()
 
     by_job = FilesByJob()
+
+
+# --- idempotency -----------------------------------------------------------------------------------
+
+@_table("idempotency")
+class IdempotencyRecord(BaseModel):
+    """One remembered `Idempotency-Key`, written by Powertools' `DynamoDBPersistenceLayer` (its default
+    attribute names); the model gives the table its schema and TTL and lets tests read it."""
+    class Meta(BaseModel.Meta):
+        pass
+    id = UnicodeAttribute(hash_key=True)      # "<key prefix>#<hash of (principal, key)>"
+    status = UnicodeAttribute()               # INPROGRESS | COMPLETED
+    expiration = TTLAttribute()               # epoch seconds; DynamoDB deletes the record after it
+    in_progress_expiration = NumberAttribute(null=True)  # epoch ms: a dead request's claim ends here
+    data = UnicodeAttribute(null=True)        # the JSON result of the first request
+    validation = UnicodeAttribute(null=True)  # hash of the first request, compared on a repeat
 
 
 configure_tables()

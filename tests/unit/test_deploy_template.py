@@ -26,7 +26,9 @@ def test_every_model_has_a_table_with_the_same_keys_and_indexes():
 def test_jobs_table_has_the_indexes_the_list_needs():
     jobs = next(a for a in all_create_table_args("") if a["TableName"] == "jobs")
     names = {index["IndexName"] for index in jobs["GlobalSecondaryIndexes"]}
-    assert names == {"by-modified", "by-status", "by-type", "by-type-status", "by-batch", "by-recipe"}
+    assert names == {"by-modified", "by-status", "by-type", "by-type-status", "by-batch", "by-recipe", "by-owner",
+                     "by-project", "by-created"}
     for index in jobs["GlobalSecondaryIndexes"]:
-        assert index["KeySchema"][1] == {"AttributeName": "modified_key", "KeyType": "RANGE"}
+        expected = "created_key" if index["IndexName"] == "by-created" else "modified_key"
+        assert index["KeySchema"][1] == {"AttributeName": expected, "KeyType": "RANGE"}
     json.dumps(jobs)  # serialisable as is
