@@ -36,6 +36,7 @@ lint: $(STAMP)
 ## bench: cost and speed figures, written to docs/performance.md
 bench: $(STAMP)
 	$(BIN)/python -m bench.list_jobs
+	$(BIN)/python -m bench.history
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -13,13 +13,9 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                   "JOBS_TABLE_PREFIX": "bench-", "JOBS_AUTH_MODE": "local", "JOBS_PUBLIC_URL": "http://bench"})
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from bench.common import HEADERS, REPO, bench_store, write_section
 
-REPO = Path(__file__).resolve().parents[1]
 CORE = 1200
 PAGE = 100
 FILLER_STATUSES = ("QUEUED", "FAILED", "COMPLETED", "CANCELED", "PENDING")
@@ -81,34 +77,19 @@ def measure(client, url: str):
     from bench.dynamo_meter import metered
     with metered() as meter:
         started = time.perf_counter()
-        response = client.http.get(url, headers={"Authorization": "Bearer bench-token", "Host": "bench"})
+        response = client.http.get(url, headers=HEADERS)
         elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.body
     return meter, response.json_body, elapsed
 
 
 def run_size(total: int) -> list[dict]:
-    from moto import mock_aws
-    with mock_aws():
-        import boto3
-        from chalice.test import Client
-
-        from chalicelib.auth import write_tokens_file
-        from chalicelib.bootstrap import prepare_store
-        from chalicelib.config import reset_settings
-        from chalicelib.models.schema import create_tables
-        tokens = REPO / ".bench-tokens.json"
-        write_tokens_file(str(tokens), [{"token": "bench-token", "name": "bench", "role": "admin", "projects": []}])
-        os.environ["JOBS_TOKENS_FILE"] = str(tokens)
-        reset_settings()
-        create_tables(boto3.client("dynamodb"), "bench-")
-        prepare_store()
+    with bench_store() as new_client:
         started = time.perf_counter()
         keys = seed(total)
         print(f"seeded {total} jobs in {time.perf_counter() - started:.1f}s", flush=True)
-        from app import app
         rows = []
-        with Client(app, stage_name="local") as client:
+        with new_client() as client:
             for label, query, fixed in requests_for(keys):
                 base = f"/v6/jobs/?page_size={PAGE}" + (f"&{query}" if query else "")
                 first, body, t1 = measure(client, base)
@@ -116,14 +97,12 @@ def run_size(total: int) -> list[dict]:
                 if body["count"] > 4 * PAGE:
                     url = body["next"]
                     for _ in range(3):  # follow next to page 5
-                        url = client.http.get(url.replace("http://bench", ""), headers={
-                            "Authorization": "Bearer bench-token", "Host": "bench"}).json_body["next"]
+                        url = client.http.get(url.replace("http://bench", ""), headers=HEADERS).json_body["next"]
                     fifth_next, body5, _ = measure(client, url.replace("http://bench", ""))
                     fifth_direct, body5d, _ = measure(client, base + "&page=5")
                     assert [r["id"] for r in body5["results"]] == [r["id"] for r in body5d["results"]], label
                 rows.append({"size": total, "label": label, "fixed": fixed, "matches": body["count"],
                              "p1": first, "p5next": fifth_next, "p5": fifth_direct, "t1": t1})
-        tokens.unlink(missing_ok=True)
         return rows
 
 
@@ -171,19 +150,6 @@ def report(rows: list[dict], cold: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, name: str = "list_jobs") -> None:
-    path = REPO / "docs" / "performance.md"
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    content = path.read_text() if path.exists() else "# Performance\n"
-    block = f"{start}\n{text}\n{end}"
-    if start in content:
-        before, rest = content.split(start, 1)
-        content = before + block + rest.split(end, 1)[1]
-    else:
-        content = content.rstrip() + "\n\n" + block + "\n"
-    path.write_text(content)
-
-
 def main() -> None:
     sys.path.insert(0, str(REPO))
     sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "2000,20000").split(",")]
@@ -194,7 +160,7 @@ def main() -> None:
     text = report(rows, cold)
     print(text)
     if os.environ.get("BENCH_WRITE", "1") != "0":
-        write_section(text)
+        write_section(text, "list_jobs")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ class Settings:
     auth_mode: str
     tokens_file: str | None
     public_url: str | None
+    # The dispatch queue's URL when the deployment gives it (the template does); otherwise the queue is
+    # found by name, `<table prefix>dispatch`, once per process (local stack, tests).
+    dispatch_queue_url: str | None = None
+    # How long an `Idempotency-Key` is remembered (POST /v6/jobs/).
+    idempotency_seconds: int = 24 * 60 * 60
     default_page_size: int = 100
     max_page_size: int = 1000
 
@@ -32,6 +37,8 @@ def get_settings() -> Settings:
         auth_mode=_env("JOBS_AUTH_MODE", "local") or "local",
         tokens_file=_env("JOBS_TOKENS_FILE"),
         public_url=_env("JOBS_PUBLIC_URL"),
+        dispatch_queue_url=_env("JOBS_DISPATCH_QUEUE_URL"),
+        idempotency_seconds=int(_env("JOBS_IDEMPOTENCY_SECONDS", "86400") or 86400),
     )
 
 

@@ -99,10 +99,26 @@ def _op(summary: str, description: str, role: str | None, params: list | None = 
 def _paths() -> dict:
     job_id = _path_id("job_id", "job")
     return {
-        "/v6/jobs/": {"get": _op(
-            "List jobs", "Jobs matching every given filter (values of one filter are ORed). Default order "
-            "is last_modified ascending; ties break by id.", "viewer", PAGING + [CURSOR] + JOB_FILTERS,
-            {"200": _json("A page of jobs", "JobPage")})},
+        "/v6/jobs/": {
+            "get": _op(
+                "List jobs", "Jobs matching every given filter (values of one filter are ORed). Default order "
+                "is last_modified ascending; ties break by id.", "viewer", PAGING + [CURSOR] + JOB_FILTERS,
+                {"200": _json("A page of jobs", "JobPage")}),
+            "post": _op(
+                "Queue a new job", "Body: `job_type_id` (required integer; unknown is 404, an inactive job type "
+                "is 400), `input` (required Data JSON `{\"files\": {input: [file ids]}, \"json\": {input: "
+                "value}}`, optional `\"version\"`: checked against the job type's Seed interface and the "
+                "files; errors name the input), optional `configuration` (`priority` integer >= 1, lower runs "
+                "first, default 100; `output_workspaces`, `mounts`, `settings`: merged over the job type's; "
+                "unknown workspaces are 400) and optional `description` (at most 1024 characters). The job is "
+                "pinned to the job type's current revision and queued at once: 201 with `Location` and the job "
+                "details (`status` QUEUED, `num_exes` 1, `execution` null). With an `Idempotency-Key`, a repeat "
+                "of the same request answers with the same job and creates nothing; the same key with another "
+                "request is 409.", "submitter",
+                [_param("Idempotency-Key", "string", "Optional, 1-255 characters, scoped to the caller and "
+                        "remembered for 24 hours.", location="header")],
+                {"201": _json("Queued: the job details", "JobDetails"), "409": ERROR, "415": ERROR},
+                body="JobCreate")},
         "/v6/jobs/{job_id}/": {"get": _op(
             "Job details", "All list fields plus revision, resources, latest execution, input, output and "
             "the effective configuration (secret settings removed).", "viewer", [job_id],
@@ -162,6 +178,29 @@ def _paths() -> dict:
                         responses={"201": _json("Created"), "415": ERROR}, body="FileCreate")},
         "/v6/files/{file_id}/": {"get": _op(
             "File details", "One file.", "viewer", [_path_id("file_id", "file")], {"200": _json("The file")})},
+        "/v1/jobs/history": {"get": _op(
+            "Search the job history with RSQL",
+            "Jobs in the history structure of the job-history spec, built from the same stored jobs `/v6` "
+            "serves. `q` is RSQL (see docs/rsql.md): operators `== != =gt= > =ge= >= =lt= < =le= <= =in= =out=`, "
+            "`;`/` and ` for AND, `,`/` or ` for OR, `*` at the start and/or end of a text value for LIKE; dates "
+            "`yyyy/MM/dd[ HH:mm[:ss[.SSS]]]` with a required zone (`-0300`, `+03`). A caller who is not admin "
+            "only ever sees the jobs of its own projects (the rule is ANDed into the parsed query). Errors are "
+            "400 `{detail, field, position?}` in the chosen `locale`. Response: `{total, offset, limit, jobs, "
+            "plan?}`.", "viewer", [
+                _param("q", "string", "RSQL query; absent means every job you may see (an empty `q=` is a 400)."),
+                _param("offset", "integer", "Matches to skip (>= 0, default 0)."),
+                _param("limit", "integer", "Jobs to return, 1-1000 (default 1000; above 1000 is a 400)."),
+                _param("attr", "string", "Scalar field to sort by (default submissionTime); ties break by jobId."),
+                _param("asc", "boolean", "true ascending, false descending (default false)."),
+                _param("showParam", "boolean", "Include each algorithm's parameters (default true)."),
+                _param("locale", "string", "Language of error messages: en_US (default) or pt_BR."),
+                _param("explain", "boolean", "Add `plan`: index, partitions, key condition, items read.")],
+            {"200": _json("Matching jobs", "HistoryPage")})},
+        "/v1/jobs/history/{job_id}": {"delete": _op(
+            "Remove a job from the history",
+            "Marks the job deleted for the history (`isDeleted` true; it stays searchable with `isDeleted==true`); "
+            "the job itself stays in `/v6`. Only jobs of your projects (any, for an admin).", "submitter",
+            [_path_id("job_id", "job")], {"204": {"description": "Marked deleted"}})},
         "/openapi.json": {"get": _op("This document", "OpenAPI 3 description of the API.", None,
                                      responses={"200": _json("OpenAPI document")})},
         "/docs": {"get": _op("Readable API documentation", "This document as an HTML page.", None,
@@ -175,6 +214,9 @@ SCHEMAS = {
         "count": {"type": "integer"}, "next": {"type": "string", "nullable": True},
         "previous": {"type": "string", "nullable": True}, "results": {"type": "array", "items": {}}}},
     "JobPage": {"allOf": [{"$ref": "#/components/schemas/Page"}]},
+    "HistoryPage": {"type": "object", "required": ["total", "offset", "limit", "jobs"], "properties": {
+        "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+        "jobs": {"type": "array", "items": {"type": "object"}}, "plan": {"type": "object"}}},
     "JobDetails": {"type": "object"},
     "JobTypeCreate": {"type": "object", "required": ["docker_image", "manifest"], "additionalProperties": False,
                       "properties": {
@@ -183,6 +225,21 @@ SCHEMAS = {
                           "is_paused": {"type": "boolean"}, "max_scheduled": {"type": "integer", "minimum": 1},
                           "max_tries": {"type": "integer", "minimum": 1}, "icon_code": {"type": "string"},
                           "is_published": {"type": "boolean"}}},
+    "JobCreate": {"type": "object", "required": ["job_type_id", "input"], "additionalProperties": False,
+                  "properties": {
+                      "job_type_id": {"type": "integer"},
+                      "input": {"type": "object", "additionalProperties": False, "properties": {
+                          "files": {"type": "object", "additionalProperties": {
+                              "type": "array", "items": {"type": "integer"}, "minItems": 1}},
+                          "json": {"type": "object"}, "version": {"type": "string", "enum": ["6", "7"]}}},
+                      "configuration": {"type": "object", "additionalProperties": False, "properties": {
+                          "priority": {"type": "integer", "minimum": 1, "default": 100},
+                          "output_workspaces": {"type": "object", "properties": {
+                              "default": {"type": "string"},
+                              "outputs": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                          "mounts": {"type": "object"},
+                          "settings": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                      "description": {"type": "string", "maxLength": 1024}}},
     "WorkspaceCreate": {"type": "object", "required": ["name", "configuration"], "properties": {
         "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
         "base_url": {"type": "string"}, "is_active": {"type": "boolean"},

@@ -1,5 +1,6 @@
 """Writes `deploy/resources.json`, the CloudFormation merge template `chalice package` combines with
-the app: every table (generated from the PynamoDB models, as the local stack's tables are) and the
+the app: every table (generated from the PynamoDB models, as the local stack's tables are), every
+queue with its dead-letter queue (from `chalicelib.queues`, as the local stack's are) and the
 environment each function needs to find them. A test checks the committed file is current:
 regenerate it with `python -m deploy.template`."""
 from __future__ import annotations
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 from chalicelib.models.schema import cloudformation_tables
+from chalicelib.queues import QUEUES, cloudformation_queues
 
 TEMPLATE = Path(__file__).with_name("resources.json")
 
@@ -30,11 +32,28 @@ def build() -> dict:
             }]},
         },
     }
-    # Chalice names the role its functions share "DefaultRole"; the merge adds our policy to it.
-    resources["DefaultRole"] = {"Properties": {"ManagedPolicyArns": [{"Ref": "JobsDataAccessPolicy"}]}}
+    resources.update(cloudformation_queues())
+    # Only SQS moves messages to a dead-letter queue; the functions send to the work queues.
+    dead_letters = {queue.dead_letter for queue in QUEUES if queue.dead_letter}
+    work_queues = [queue.logical_id for queue in QUEUES if queue.base_name not in dead_letters]
+    resources["JobsQueueSendPolicy"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Send to the job service's queues",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in sorted(work_queues)],
+            }]},
+        },
+    }
+    # Chalice names the role its functions share "DefaultRole"; the merge adds our policies to it.
+    resources["DefaultRole"] = {"Properties": {"ManagedPolicyArns": [{"Ref": "JobsDataAccessPolicy"},
+                                                                     {"Ref": "JobsQueueSendPolicy"}]}}
     return {
         "Globals": {"Function": {"Environment": {"Variables": {
-            "JOBS_TABLE_PREFIX": {"Fn::Sub": "${AWS::StackName}-"}}}}},
+            "JOBS_TABLE_PREFIX": {"Fn::Sub": "${AWS::StackName}-"},
+            "JOBS_DISPATCH_QUEUE_URL": {"Ref": "DispatchQueue"}}}}},
         "Resources": resources,
     }
 

@@ -1,10 +1,10 @@
 """The embedded stack behind `make run`: the whole service in one process, AWS emulated by moto.
 
-Start-up order: moto on a loopback port -> tables created from the models (the same definitions as
-the deploy template) -> the last snapshot restored -> built-in errors and the `default` workspace ->
-the admin token -> the Chalice app served on 127.0.0.1:PORT. The emulated state is snapshotted to
-the data folder every JOBS_SNAPSHOT_SECONDS (default 60) and on shutdown, so a crash loses at most
-that much.
+Start-up order: moto on a loopback port -> tables created from the models and queues from
+`chalicelib.queues` (the same definitions as the deploy template) -> the last snapshot restored ->
+built-in errors and the `default` workspace -> the admin token -> the Chalice app served on
+127.0.0.1:PORT. The emulated state is snapshotted to the data folder every JOBS_SNAPSHOT_SECONDS
+(default 60) and on shutdown, so a crash loses at most that much.
 """
 from __future__ import annotations
 
@@ -68,11 +68,13 @@ class LocalStack:
         from chalicelib.config import reset_settings
         from chalicelib.models.schema import create_tables
         from chalicelib.models.tables import configure_tables
+        from chalicelib.queues import create_queues
         from local.snapshot import restore_snapshot
         reset_settings()
         configure_tables()
         session = boto3.session.Session()
         create_tables(session.client("dynamodb", endpoint_url=self.endpoint), "local-")
+        create_queues(session.client("sqs", endpoint_url=self.endpoint), "local-")
         stats = restore_snapshot(session, self.endpoint, self.data_dir)
         if stats is not None:
             print(f"restored snapshot: {stats}", flush=True)

@@ -47,9 +47,12 @@ def fresh_aws(workspace: Path):
         from chalicelib.bootstrap import prepare_store
         from chalicelib.models.schema import create_tables
         from chalicelib.models.tables import configure_tables
+        from chalicelib.queues import create_queues, reset_queue_urls
         configure_tables()
         aws_clients.reset_clients()
+        reset_queue_urls()
         create_tables(boto3.client("dynamodb"), "test-")
+        create_queues(boto3.client("sqs"), "test-")
         workspace.mkdir(parents=True, exist_ok=True)
         prepare_store(str(workspace))
         yield workspace

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib import auth
 from chalicelib.handlers.common import (
+    absolute_url,
     api_route,
     int_path,
+    json_body,
     json_response,
     page_request,
     paged_body,
     paginate,
+    principal_of,
     query_params,
 )
 from chalicelib.services import files as file_service
-from chalicelib.services import job_details, list_jobs
+from chalicelib.services import job_details, list_jobs, queue_job
 from chalicelib.views.files import file_view
 from chalicelib.views.jobs import job_row, superseded_summary
 
@@ -34,6 +38,16 @@ def get_jobs():
     rows = [render(job) for job in listed.page.rows]
     return json_response(paged_body(request, page, listed.page.count, rows, listed.page.after,
                                     listed.page.before))
+
+
+@api_route(blueprint, "/v6/jobs", "submitter", methods=("POST",))
+def post_job():
+    request = blueprint.current_request
+    principal = principal_of(request)
+    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    job_id = queue_job.queue_job(json_body(request), principal, project, request.headers.get("idempotency-key"))
+    return json_response(job_details.get_job_details(job_id, consistent=True), 201,
+                         {"Location": absolute_url(request, f"/v6/jobs/{job_id}/")})
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}", "viewer")

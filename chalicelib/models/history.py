@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
 from chalicelib.models.jobs import modified_key, type_status_key
 from chalicelib.models.tables import Job, JobType
 from chalicelib.rsql.fields import from_epoch_ms, stored_value

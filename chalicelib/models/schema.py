@@ -56,6 +56,9 @@ def cloudformation_tables() -> dict[str, Any]:
         properties = create_table_args(model, "")
         properties["TableName"] = {"Fn::Sub": "${AWS::StackName}-" + model.base_name}
         properties["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
+        ttl = model._ttl_attribute()
+        if ttl is not None:
+            properties["TimeToLiveSpecification"] = {"AttributeName": ttl.attr_name, "Enabled": True}
         resources[_logical_id(model)] = {"Type": "AWS::DynamoDB::Table", "Properties": properties}
     return resources
 

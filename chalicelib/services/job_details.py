@@ -17,8 +17,9 @@ def _manifest_of(revision, job_type):
     return Manifest.from_validated(source) if source else None
 
 
-def get_job_details(job_id: int) -> dict:
-    job = job_store.get_job(job_id)
+def get_job_details(job_id: int, consistent: bool = False) -> dict:
+    """`consistent`: read the job and its data strongly consistently (right after writing them)."""
+    job = job_store.get_job(job_id, consistent)
     if job is None:
         raise NotFound()
     linked = job_store.get_jobs(i for i in (job.superseded_job_id, job.superseded_by_job_id) if i is not None)
@@ -26,7 +27,7 @@ def get_job_details(job_id: int) -> dict:
     job_type = job_types.get(job.job_type_id)
     revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
     manifest = _manifest_of(revision, job_type)
-    data = job_store.get_job_data(job.id)
+    data = job_store.get_job_data(job.id, consistent)
     latest = executions.get_execution(job.id, job.num_exes) if job.num_exes else None
     configuration = _redacted(data.configuration if data else {}, manifest)
 

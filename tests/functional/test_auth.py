@@ -70,7 +70,9 @@ def test_every_registered_route_declares_its_role():
     assert registered == set(ROUTE_ROLES)
     assert set(ROUTE_ROLES.values()) <= set(ROLES) | {None}
     assert PUBLIC == [("GET", "/docs"), ("GET", "/openapi.json")]
-    assert all(role == "operator" for (method, _), role in ROUTE_ROLES.items() if method == "POST")
+    assert all(role == "operator" for (method, path), role in ROUTE_ROLES.items()
+               if method == "POST" and path != "/v6/jobs")
+    assert ROUTE_ROLES[("POST", "/v6/jobs")] == "submitter"
 
 
 # --- 401 on every protected route -----------------------------------------------------------------------

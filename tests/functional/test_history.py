@@ -223,7 +223,8 @@ def test_delete_marks_the_job_deleted_for_the_history_only(api, world):
 def test_a_member_sees_exactly_its_projects_jobs(api, world):
     from chalicelib.auth import Principal
     from chalicelib.params import QueryParams
-    from chalicelib.services.search_history import parse_query, search as run
+    from chalicelib.services.search_history import parse_query
+    from chalicelib.services.search_history import search as run
     member = Principal("someone", "viewer", ("science", "other"))
     body = run(parse_query(QueryParams({"q": ["priority==1,priority==9"]})), member)
     assert ids(body) == pick(world, 4, 5, 6)

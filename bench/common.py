@@ -1,0 +1,57 @@
+"""What every benchmark shares: an in-process moto store with the tables, an admin token, a Chalice
+test client, and writing a section of docs/performance.md."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token"
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Host": "bench"}
+
+os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+                   "JOBS_TABLE_PREFIX": "bench-", "JOBS_AUTH_MODE": "local", "JOBS_PUBLIC_URL": "http://bench"})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@contextlib.contextmanager
+def bench_store():
+    """Yields a function that returns a Chalice test client, inside a fresh moto account."""
+    from moto import mock_aws
+    with mock_aws():
+        import boto3
+        from chalice.test import Client
+
+        from chalicelib.auth import write_tokens_file
+        from chalicelib.bootstrap import prepare_store
+        from chalicelib.config import reset_settings
+        from chalicelib.models.schema import create_tables
+        tokens = REPO / f".bench-tokens-{os.getpid()}.json"
+        write_tokens_file(str(tokens), [{"token": TOKEN, "name": "bench", "role": "admin", "projects": []}])
+        os.environ["JOBS_TOKENS_FILE"] = str(tokens)
+        reset_settings()
+        create_tables(boto3.client("dynamodb"), "bench-")
+        prepare_store()
+
+        def client() -> Client:
+            from app import app
+            return Client(app, stage_name="local")
+        try:
+            yield client
+        finally:
+            tokens.unlink(missing_ok=True)
+
+
+def write_section(text: str, name: str) -> None:
+    """Replace (or append) the `<!-- bench:NAME -->` section of docs/performance.md."""
+    path = REPO / "docs" / "performance.md"
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    content = path.read_text() if path.exists() else "# Performance\n"
+    block = f"{start}\n{text}\n{end}"
+    if start in content:
+        before, rest = content.split(start, 1)
+        content = before + block + rest.split(end, 1)[1]
+    else:
+        content = content.rstrip() + "\n\n" + block + "\n"
+    path.write_text(content)
