@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from chalicelib.models.tables import File, Workspace
+from tests.functional.assertions import assert_error
 
 BUCKET = "jobs-test-bucket"
 
@@ -35,14 +36,6 @@ def s3_workspace(name: str = "bucket-ws") -> dict:
     return {"name": name, "configuration": {"broker": {"type": "s3", "bucket_name": BUCKET}}}
 
 
-def assert_error(response, status: int, *fragments: str) -> str:
-    assert response.status_code == status, response.body
-    assert response.headers.get("Content-Type", "").startswith("application/json")
-    body = response.json_body
-    assert list(body) == ["detail"], body
-    for fragment in fragments:
-        assert fragment in body["detail"], body
-    return body["detail"]
 
 
 def files_in(folder: Path) -> list[str]:

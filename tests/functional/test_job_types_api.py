@@ -14,6 +14,7 @@ import pytest
 from chalicelib.models import catalog
 from chalicelib.models.tables import ErrorModel, JobType, JobTypeRevision
 from local.sample_data import manifest
+from tests.functional.assertions import assert_error
 
 # --- helpers ------------------------------------------------------------------------------------------
 
@@ -38,14 +39,6 @@ def names_versions(page: dict) -> list[tuple[str, str]]:
     return [(row["name"], row["version"]) for row in page["results"]]
 
 
-def assert_error(response, status: int, *fragments: str) -> str:
-    assert response.status_code == status, response.body
-    assert response.headers.get("Content-Type", "").startswith("application/json")
-    body = response.json_body
-    assert list(body) == ["detail"], body
-    for fragment in fragments:
-        assert fragment in body["detail"], body
-    return body["detail"]
 
 
 def bulk_job_types(count: int) -> None:

@@ -18,6 +18,7 @@ from chalicelib.models import files as file_store
 from chalicelib.models.tables import File, IdempotencyRecord, Job, JobData, JobInputFile, TriggerEvent
 from chalicelib.services import queue_job as queue_job_service
 from local import sample_data as sd
+from tests.functional.assertions import assert_error
 
 MIB = 1024 * 1024
 NOW = datetime(2026, 3, 4, 5, 6, 7, 891000, tzinfo=timezone.utc)
@@ -85,14 +86,6 @@ def stored_counts() -> dict[str, int]:
             "messages": sum(int(value) for value in attributes.values())}
 
 
-def assert_error(response, status: int, *fragments: str) -> str:
-    assert response.status_code == status, response.body
-    assert response.headers.get("Content-Type", "").startswith("application/json")
-    body = response.json_body
-    assert list(body) == ["detail"], body
-    for fragment in fragments:
-        assert fragment in body["detail"], body
-    return body["detail"]
 
 
 # --- success ------------------------------------------------------------------------------------------
