@@ -20,8 +20,18 @@ class Settings:
     dispatch_queue_url: str | None = None
     # How long an `Idempotency-Key` is remembered (POST /v6/jobs/).
     idempotency_seconds: int = 24 * 60 * 60
+    # Automatic retries wait base * 2**(attempt-1) seconds (capped, with full jitter).
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 900.0
+    # A node whose heartbeat is older than this is offline and its executions are lost.
+    node_lost_seconds: float = 90.0
+    # A QUEUED job not dispatched for this long gets its dispatch message again.
+    redispatch_seconds: float = 60.0
     default_page_size: int = 100
     max_page_size: int = 1000
+    # The CloudWatch Logs group of execution logs; by default `<table prefix>job-executions`
+    # (chalicelib.execution_logs).
+    log_group: str | None = None
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -38,7 +48,12 @@ def get_settings() -> Settings:
         tokens_file=_env("JOBS_TOKENS_FILE"),
         public_url=_env("JOBS_PUBLIC_URL"),
         dispatch_queue_url=_env("JOBS_DISPATCH_QUEUE_URL"),
+        log_group=_env("JOBS_LOG_GROUP"),
         idempotency_seconds=int(_env("JOBS_IDEMPOTENCY_SECONDS", "86400") or 86400),
+        retry_base_seconds=float(_env("JOBS_RETRY_BASE_SECONDS", "30") or 30),
+        retry_max_seconds=float(_env("JOBS_RETRY_MAX_SECONDS", "900") or 900),
+        node_lost_seconds=float(_env("JOBS_NODE_LOST_SECONDS", "90") or 90),
+        redispatch_seconds=float(_env("JOBS_REDISPATCH_SECONDS", "60") or 60),
     )
 
 

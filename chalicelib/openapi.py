@@ -140,6 +140,22 @@ def _paths() -> dict:
             "Execution details", "One execution with task results, resources, configuration and output.",
             "viewer", [job_id, _param("exe_num", "integer", "Execution number.", location="path")],
             {"200": _json("The execution")})},
+        "/v6/job-executions/{execution_id}/logs/{log_id}/": {"get": _op(
+            "Log of a job execution",
+            "The execution's stdout, stderr or both merged (`combined`), in time order (`scale_order_num` "
+            "orders lines sharing a millisecond). JSON (default) is the original's envelope `{\"hits\": "
+            "{\"total\": N, \"hits\": [{\"_source\": {message, @timestamp, scale_order_num, scale_task (the "
+            "execution id), scale_job_exe (its cluster id), scale_node, stream}}]}}`; `format=txt` is one "
+            "message per line, `format=html` a page with stderr styled apart. 204 when the execution never "
+            "started or has no lines; 404 for an unknown log id or a missing execution.", "viewer",
+            [_path_id("execution_id", "job execution"),
+             _param("log_id", "string", "Which log.", location="path", enum=["stdout", "stderr", "combined"]),
+             _param("format", "string", "Response format (default json).", enum=["json", "txt", "html"]),
+             _param("started", "datetime", "Only lines logged at or after this time (to tail a running job).")],
+            {"200": {"description": "The log", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LogHits"}},
+                "text/plain": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}}},
+             "204": {"description": "No log lines (or the execution never started)"}})},
         "/v6/job-types/": {
             "get": _op("List job types", "Sorted by name then version.", "viewer", PAGING + [
                 _param("is_active", "boolean", "Active or not."),
@@ -218,6 +234,15 @@ SCHEMAS = {
         "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
         "jobs": {"type": "array", "items": {"type": "object"}}, "plan": {"type": "object"}}},
     "JobDetails": {"type": "object"},
+    "LogHits": {"type": "object", "required": ["hits"], "properties": {"hits": {
+        "type": "object", "required": ["total", "hits"], "properties": {
+            "total": {"type": "integer"},
+            "hits": {"type": "array", "items": {"type": "object", "required": ["_source"], "properties": {
+                "_source": {"type": "object", "properties": {
+                    "message": {"type": "string"}, "@timestamp": {"type": "string", "format": "date-time"},
+                    "scale_order_num": {"type": "integer"}, "scale_task": {"type": "integer"},
+                    "scale_job_exe": {"type": "string"}, "scale_node": {"type": "string", "nullable": True},
+                    "stream": {"type": "string", "enum": ["stdout", "stderr"]}}}}}}}}}},
     "JobTypeCreate": {"type": "object", "required": ["docker_image", "manifest"], "additionalProperties": False,
                       "properties": {
                           "docker_image": {"type": "string"}, "manifest": {"type": "object"},

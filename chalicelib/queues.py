@@ -110,10 +110,11 @@ def reset_queue_urls() -> None:
         _urls.clear()
 
 
-def send_dispatch(job_id: int, exe_num: int, priority: int) -> None:
-    """Ask for execution `exe_num` of job `job_id` to be dispatched."""
+def send_dispatch(job_id: int, exe_num: int, priority: int, delay_seconds: int = 0) -> None:
+    """Ask for execution `exe_num` of job `job_id` to be dispatched (not before `delay_seconds`, <= 900)."""
     body = json.dumps({"job_id": job_id, "exe_num": exe_num, "priority": priority}, separators=(",", ":"))
     try:
-        aws.client("sqs").send_message(QueueUrl=queue_url(DISPATCH), MessageBody=body)
+        aws.client("sqs").send_message(QueueUrl=queue_url(DISPATCH), MessageBody=body,
+                                       DelaySeconds=max(0, min(int(delay_seconds), 900)))
     except Exception as error:  # noqa: BLE001 - botocore raises many kinds; the caller decides
         raise QueueSendError(f"sending the dispatch message of job {job_id} failed: {error}") from error

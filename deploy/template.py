@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from chalicelib.execution_logs import LOG_GROUP_LOGICAL_ID, cloudformation_log_group
 from chalicelib.models.schema import cloudformation_tables
 from chalicelib.queues import QUEUES, cloudformation_queues
 
@@ -47,9 +48,29 @@ def build() -> dict:
             }]},
         },
     }
+    resources.update(cloudformation_log_group())
+    resources["JobsLogsPolicy"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Write and read the executions' log streams",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"],
+                "Resource": [{"Fn::Sub": ["${Arn}", {"Arn": {"Fn::GetAtt": [LOG_GROUP_LOGICAL_ID, "Arn"]}}]},
+                             {"Fn::Sub": ["${Arn}:log-stream:*", {"Arn": {"Fn::GetAtt": [LOG_GROUP_LOGICAL_ID,
+                                                                                          "Arn"]}}]}],
+            }]},
+        },
+    }
     # Chalice names the role its functions share "DefaultRole"; the merge adds our policies to it.
     resources["DefaultRole"] = {"Properties": {"ManagedPolicyArns": [{"Ref": "JobsDataAccessPolicy"},
-                                                                     {"Ref": "JobsQueueSendPolicy"}]}}
+                                                                     {"Ref": "JobsQueueSendPolicy"},
+                                                                     {"Ref": "JobsLogsPolicy"}]}}
+    # The dispatch handler reports partial batch failures (Powertools); Chalice cannot say so itself.
+    # Chalice wires the handler to the queue named `jobs-service-<stage>-dispatch`, which is what
+    # `${AWS::StackName}-dispatch` is when the stack is named `jobs-service-<stage>` (see docs/deploy.md).
+    resources["Dispatch"] = {"Properties": {"Events": {"DispatchSqsEventSource": {"Properties": {
+        "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}}
     return {
         "Globals": {"Function": {"Environment": {"Variables": {
             "JOBS_TABLE_PREFIX": {"Fn::Sub": "${AWS::StackName}-"},

@@ -39,6 +39,7 @@ class LocalStack:
         self._snapshot_lock = threading.Lock()
         self._moto = None
         self._http = None
+        self._workers = None
 
     # -- start ------------------------------------------------------------------------------------
     def configure_environment(self) -> None:
@@ -75,6 +76,8 @@ class LocalStack:
         session = boto3.session.Session()
         create_tables(session.client("dynamodb", endpoint_url=self.endpoint), "local-")
         create_queues(session.client("sqs", endpoint_url=self.endpoint), "local-")
+        from chalicelib.execution_logs import create_log_group
+        create_log_group(session.client("logs", endpoint_url=self.endpoint), "local-")
         stats = restore_snapshot(session, self.endpoint, self.data_dir)
         if stats is not None:
             print(f"restored snapshot: {stats}", flush=True)
@@ -129,6 +132,10 @@ class LocalStack:
         self.start_moto()
         self.prepare(demo)
         self.serve()
+        from local.workers import LocalWorkers
+        self._workers = LocalWorkers(self.data_dir, self.endpoint, self._stop,
+                                     sweep_seconds=float(os.environ.get("JOBS_SWEEP_SECONDS") or 15))
+        self._workers.start()
         threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
         print(f"Job service running at http://127.0.0.1:{self.port}/  (docs: http://127.0.0.1:{self.port}/docs)",
               flush=True)
@@ -144,6 +151,8 @@ class LocalStack:
         print("stopping: taking a last snapshot", flush=True)
         if self._http is not None:
             self._http.shutdown()
+        if self._workers is not None:
+            self._workers.stop()
         code = 0
         try:
             self.snapshot()

@@ -45,6 +45,11 @@ def modified_key(last_modified: datetime, job_id: int) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z#{job_id:0{_KEY_ID_WIDTH}d}"
 
 
+def queue_key(priority: int, queued: datetime, job_id: int) -> str:
+    """Lower priority numbers first, then first in first out."""
+    return f"{int(priority):010d}#{modified_key(queued, job_id)}"
+
+
 def type_status_key(job_type_id: int, status: str) -> str:
     return f"{job_type_id}#{status}"
 
@@ -393,6 +398,10 @@ def derive_keys(job: Job) -> Job:
     """Set the index keys that mirror other attributes; every write of a whole job goes through here."""
     job.modified_key = modified_key(job.last_modified, job.id)
     job.created_key = modified_key(job.created, job.id)
+    if job.status == "QUEUED":
+        job.queue_shard, job.queue_key = "queued", queue_key(job.priority, job.queued or job.created, job.id)
+    else:
+        job.queue_shard = job.queue_key = None
     job.type_status = type_status_key(job.job_type_id, job.status)
     job.shard = "jobs"
     return job
@@ -434,3 +443,18 @@ def insert_queued_job(job: Job, data: JobData, links: list[JobInputFile], event:
         transaction.save(event, condition=TriggerEvent.id.does_not_exist())
         for link in links:
             transaction.save(link)
+
+
+def queued_jobs(limit: int) -> Iterator[Job]:
+    """QUEUED jobs in dispatch order: lowest priority number first, then first queued."""
+    return Job.by_queue.query("queued", limit=limit, page_size=min(limit, 100))
+
+
+def count_running(job_type_id: int) -> int:
+    return Job.count(type_status_key(job_type_id, "RUNNING"), index_name=Job.by_type_status.Meta.index_name)
+
+
+def jobs_in_status(status: str, before: datetime | None = None) -> Iterator[Job]:
+    """Jobs now in `status`, optionally only those last modified before a time (sweeps)."""
+    condition = Job.modified_key < modified_key(before, 0) if before else None
+    return Job.by_status.query(status, range_key_condition=condition)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -123,6 +124,13 @@ class JobsByProject(GlobalSecondaryIndex):
     modified_key = UnicodeAttribute(range_key=True)
 
 
+class JobsByQueue(GlobalSecondaryIndex):
+    """The dispatch queue: only QUEUED jobs carry `queue_shard`, ordered by priority then queued time."""
+    Meta = _index("by-queue")
+    queue_shard = UnicodeAttribute(hash_key=True)
+    queue_key = UnicodeAttribute(range_key=True)
+
+
 class JobsByCreated(GlobalSecondaryIndex):
     """Submission order, for the history's submissionTime ranges."""
     Meta = _index("by-created")
@@ -142,6 +150,9 @@ class Job(BaseModel):
     modified_key = UnicodeAttribute()
     created_key = UnicodeAttribute(null=True)
     type_status = UnicodeAttribute()
+    queue_shard = UnicodeAttribute(null=True)    # "queued" while QUEUED, absent otherwise (sparse index)
+    queue_key = UnicodeAttribute(null=True)      # priority#queued#id
+    dispatch_after = UTCDateTimeAttribute(null=True)  # retry backoff: not dispatched before this time
 
     job_type_id = NumberAttribute()
     job_type_name = UnicodeAttribute()
@@ -186,7 +197,7 @@ class Job(BaseModel):
     description = UnicodeAttribute(null=True)
     # [{status, at, exe_num}]: every v6 status change and execution phase (UPLOADING, EXECUTING,
     # DOWNLOADING), in order. The history's statusHistory is built from it.
-    timeline = JSONAttribute(null=True)
+    timeline = ListAttribute(null=True)
     # [{id, parameterId, label, type, value: [text]}]: the job's inputs as the history shows and searches
     # them, fixed at submission (inputs never change), so a search needs no read per job.
     parameters = JSONAttribute(null=True)
@@ -206,6 +217,7 @@ class Job(BaseModel):
     by_owner = JobsByOwner()
     by_project = JobsByProject()
     by_created = JobsByCreated()
+    by_queue = JobsByQueue()
 
 
 @_table("job-data")

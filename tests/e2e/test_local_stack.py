@@ -21,13 +21,14 @@ TOKEN = "e2e-admin-token"
 
 
 class Stack:
-    def __init__(self, data_dir: Path, demo: bool = False) -> None:
+    def __init__(self, data_dir: Path, demo: bool = False, env: dict | None = None) -> None:
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_"))}
-        env.update({"PORT": str(self.port), "JOBS_DATA_DIR": str(data_dir), "JOBS_ADMIN_TOKEN": TOKEN,
-                    "PYTHONUNBUFFERED": "1"})
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_"))}
+        environment.update({"PORT": str(self.port), "JOBS_DATA_DIR": str(data_dir), "JOBS_ADMIN_TOKEN": TOKEN,
+                            "PYTHONUNBUFFERED": "1", **(env or {})})
         args = [sys.executable, "-m", "local.stack"] + (["--demo"] if demo else [])
-        self.process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        self.process = subprocess.Popen(args, cwd=REPO, env=environment, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT,
                                         text=True)
         self.output: list[str] = []
         deadline = time.monotonic() + 90
@@ -51,6 +52,11 @@ class Stack:
 
     def post(self, path: str, body: dict):
         return requests.post(self.url(path), json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+    def kill(self) -> None:
+        """As a crash would: no shutdown, no last snapshot."""
+        self.process.kill()
+        self.process.communicate(timeout=30)
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)

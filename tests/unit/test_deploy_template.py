@@ -27,8 +27,9 @@ def test_jobs_table_has_the_indexes_the_list_needs():
     jobs = next(a for a in all_create_table_args("") if a["TableName"] == "jobs")
     names = {index["IndexName"] for index in jobs["GlobalSecondaryIndexes"]}
     assert names == {"by-modified", "by-status", "by-type", "by-type-status", "by-batch", "by-recipe", "by-owner",
-                     "by-project", "by-created"}
+                     "by-project", "by-created", "by-queue"}
+    ranges = {"by-created": "created_key", "by-queue": "queue_key"}
     for index in jobs["GlobalSecondaryIndexes"]:
-        expected = "created_key" if index["IndexName"] == "by-created" else "modified_key"
+        expected = ranges.get(index["IndexName"], "modified_key")
         assert index["KeySchema"][1] == {"AttributeName": expected, "KeyType": "RANGE"}
     json.dumps(jobs)  # serialisable as is

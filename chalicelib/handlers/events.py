@@ -1,0 +1,41 @@
+"""Event handlers: the SQS dispatch queue and the maintenance schedule. Thin: parse, call, report."""
+from __future__ import annotations
+
+import json
+import os
+
+from chalice import Blueprint, Rate
+
+blueprint = Blueprint(__name__)
+
+# Chalice wires the event source by queue name at packaging time; the template creates this queue.
+DISPATCH_QUEUE_NAME = os.environ.get("JOBS_DISPATCH_QUEUE_NAME", "jobs-service-dev-dispatch")
+
+
+def _dispatch_record(record) -> None:
+    body = json.loads(record.body)
+    if not isinstance(body, dict) or not isinstance(body.get("job_id"), int) or not isinstance(
+            body.get("exe_num"), int):
+        raise ValueError(f"not a dispatch message: {record.body[:200]!r}")
+    from chalicelib.services.dispatch import fill_slots
+    fill_slots()
+
+
+def handle_dispatch_batch(event: dict, context) -> dict:
+    """Powertools batch processing: a record that raises is reported as a batch item failure, the
+    others are deleted; after MAX_RECEIVES failures SQS moves a poison message to the dead-letter queue."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=_dispatch_record, processor=processor,
+                                    context=context)
+
+
+@blueprint.on_sqs_message(queue=DISPATCH_QUEUE_NAME, batch_size=10)
+def dispatch(event):
+    return handle_dispatch_batch(event.to_dict(), event.context)
+
+
+@blueprint.schedule(Rate(1, unit=Rate.MINUTES))
+def maintenance(event):
+    from chalicelib.services.sweeps import sweep
+    return sweep()

@@ -1,0 +1,110 @@
+"""Job state changes, each one conditional write (or transaction) that states its precondition.
+
+Every change carries `(job_id, exe_num)` and only applies while `exe_num` is the job's current one
+and the job is in the state the change starts from; otherwise it raises `StaleUpdate` and changes
+nothing. So a duplicate, stale or out-of-order event is harmless, and two workers racing for the same
+job leave it in one consistent state.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.errors import StaleUpdate
+from chalicelib.models.jobs import modified_key, queue_key, type_status_key
+from chalicelib.models.tables import Job, JobData, JobExecution, JobType
+from chalicelib.timeutil import iso
+
+
+def _touch(job_id: int, status: str, job_type_id: int, now: datetime, entries: list[tuple[str, int]]):
+    """Actions every status change carries: status, its index keys, timestamps, timeline entries."""
+    return [
+        Job.status.set(status),
+        Job.type_status.set(type_status_key(job_type_id, status)),
+        Job.last_status_change.set(now),
+        Job.last_modified.set(now),
+        Job.modified_key.set(modified_key(now, job_id)),
+        Job.timeline.set((Job.timeline | []).append(
+            [{"status": name, "at": iso(now), "exe_num": number} for name, number in entries])),
+    ]
+
+
+def _current(job_id: int, exe_num: int, *statuses: str):
+    return (Job.id == job_id) & (Job.num_exes == exe_num) & Job.status.is_in(*statuses)
+
+
+def claim(job: Job, execution: JobExecution, now: datetime) -> None:
+    """QUEUED -> RUNNING for `execution.exe_num`, creating the execution, atomically."""
+    actions = _touch(job.id, "RUNNING", job.job_type_id, now, [("RUNNING", execution.exe_num)]) + [
+        Job.started.set(now), Job.ended.remove(), Job.node_id.set(execution.node_id),
+        Job.node_hostname.set(execution.node_hostname), Job.queue_shard.remove(), Job.queue_key.remove(),
+        Job.dispatch_after.remove(), Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(),
+    ]
+    try:
+        with TransactWrite(connection=Connection()) as transaction:
+            transaction.update(Job(job.id), actions=actions, condition=_current(job.id, execution.exe_num, "QUEUED"))
+            transaction.save(execution, condition=JobExecution.job_id.does_not_exist())
+    except TransactWriteError as error:
+        raise StaleUpdate(f"job {job.id} exe {execution.exe_num} is no longer claimable") from error
+
+
+def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
+    """A phase of the running execution (UPLOADING, EXECUTING, DOWNLOADING), for the history."""
+    try:
+        Job(job_id).update(actions=[
+            Job.timeline.set((Job.timeline | []).append([{"status": phase, "at": iso(now), "exe_num": exe_num}])),
+            Job.last_modified.set(now), Job.modified_key.set(modified_key(now, job_id)),
+        ], condition=_current(job_id, exe_num, "RUNNING"))
+    except UpdateError as error:
+        raise StaleUpdate(f"job {job_id} exe {exe_num} is not running") from error
+
+
+def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: datetime, output: dict | None) -> None:
+    """Record an execution's end and the job's fate in one transaction.
+
+    `job_outcome["status"]` is COMPLETED, FAILED or QUEUED (an automatic retry: `num_exes` + 1, held
+    back until `dispatch_after`). Only applies while the job is still QUEUED/RUNNING on this exe_num
+    and the execution still RUNNING.
+    """
+    exe_num = execution_update["exe_num"]
+    status = job_outcome["status"]
+    error = job_outcome.get("error")
+    error_actions = ([Job.error.set(error), Job.error_id.set(error["id"]), Job.error_category.set(error["category"])]
+                     if error else [Job.error.remove(), Job.error_id.remove(), Job.error_category.remove()])
+    measures = [Job.exit_code.set(execution_update.get("exit_code")),
+                Job.cpu_seconds.set(execution_update.get("cpu_seconds")),
+                Job.wall_seconds.set(execution_update.get("wall_seconds")),
+                Job.peak_memory_mib.set(execution_update.get("peak_memory_mib"))]
+    if status == "QUEUED":
+        retry_at = job_outcome["dispatch_after"]
+        # The failed attempt ends (FINISHED in the history), then the retry starts again at QUEUED.
+        entries = [("FAILED", exe_num), ("QUEUED", exe_num + 1)]
+        actions = _touch(job.id, "QUEUED", job.job_type_id, now, entries) + error_actions + measures + [
+            Job.num_exes.set(exe_num + 1), Job.queued.set(now), Job.started.remove(), Job.ended.remove(),
+            Job.node_id.remove(), Job.node_hostname.remove(), Job.dispatch_after.set(retry_at),
+            Job.queue_shard.set("queued"), Job.queue_key.set(queue_key(job.priority, now, job.id)),
+        ]
+    else:
+        actions = _touch(job.id, status, job.job_type_id, now, [(status, exe_num)]) + error_actions + measures + [
+            Job.ended.set(now), Job.queue_shard.remove(), Job.queue_key.remove()]
+    execution_actions = [getattr(JobExecution, key).set(value) for key, value in execution_update.items()
+                         if key not in ("job_id", "exe_num") and value is not None]
+    try:
+        with TransactWrite(connection=Connection()) as transaction:
+            transaction.update(Job(job.id), actions=actions,
+                               condition=_current(job.id, exe_num, "QUEUED", "RUNNING"))
+            transaction.update(JobExecution(job.id, exe_num), actions=execution_actions,
+                               condition=JobExecution.status == "RUNNING")
+            if output is not None:
+                transaction.update(JobData(job.id), actions=[JobData.output.set(output)],
+                                   condition=JobData.job_id.exists())
+    except TransactWriteError as error:
+        raise StaleUpdate(f"job {job.id} exe {exe_num} already ended or moved on") from error
+
+
+def set_unmet_resources(job_type_id: int, unmet: str | None) -> None:
+    actions = [JobType.unmet_resources.set(unmet)] if unmet else [JobType.unmet_resources.remove()]
+    JobType(job_type_id).update(actions=actions, condition=JobType.id.exists())

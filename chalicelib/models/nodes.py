@@ -1,0 +1,44 @@
+"""Persistence of nodes: registration, heartbeats, going offline."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.models.ids import next_id
+from chalicelib.models.tables import Node
+
+
+def register(hostname: str, resources: dict, slots: int, now: datetime) -> Node:
+    """The node with this hostname (created the first time), marked active with a fresh heartbeat."""
+    for node in Node.by_hostname.query(hostname):
+        node.update(actions=[Node.is_active.set(True), Node.resources.set(resources), Node.slots.set(slots),
+                             Node.last_heartbeat.set(now), Node.last_modified.set(now)])
+        return node
+    node = Node(next_id("node"), hostname=hostname, resources=resources, slots=slots, is_active=True,
+                last_heartbeat=now, created=now, last_modified=now)
+    node.save()
+    return node
+
+
+def heartbeat(node_id: int, now: datetime) -> None:
+    Node(node_id).update(actions=[Node.last_heartbeat.set(now), Node.is_active.set(True)],
+                         condition=Node.id.exists())
+
+
+def all_nodes() -> list[Node]:
+    return list(Node.scan())
+
+
+def mark_stale_offline(stale_before: datetime, now: datetime) -> list[int]:
+    """Active nodes whose last heartbeat is older than `stale_before` become inactive."""
+    marked = []
+    for node in all_nodes():
+        if node.is_active and (node.last_heartbeat is None or node.last_heartbeat < stale_before):
+            try:
+                node.update(actions=[Node.is_active.set(False), Node.last_modified.set(now)],
+                            condition=(Node.last_heartbeat == node.last_heartbeat) & (Node.is_active == True))  # noqa: E712
+                marked.append(node.id)
+            except UpdateError:
+                pass  # it heartbeated meanwhile, or another sweep got there first
+    return marked

@@ -1,0 +1,110 @@
+"""Dispatch: fill the free execution slots from the queue, best job first.
+
+A dispatch message only wakes the dispatcher up; what runs next is decided by the `by-queue` index
+(lowest priority number first, then first in first out), so a priority-1 job queued after fifty
+priority-100 jobs takes the next free slot. For each candidate: a paused job type waits, a job type
+at its `max_scheduled` waits, a job whose resources fit no node waits and its job type's
+`unmet_resources` says why; otherwise the job is claimed with a conditional transaction (QUEUED on
+this exe_num -> RUNNING, execution created) and launched on the runner. A job someone else claimed
+first is simply skipped.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from chalicelib import clock
+from chalicelib.errors import StaleUpdate
+from chalicelib.models import catalog, files, job_state
+from chalicelib.models import jobs as job_store
+from chalicelib.models.ids import next_id
+from chalicelib.models.tables import Job, JobExecution
+from chalicelib.seed import Manifest, job_resources
+from chalicelib.services import runtime
+
+logger = logging.getLogger("jobs.dispatch")
+CANDIDATES_PER_FILL = 200
+RESOURCE_NAMES = ("cpus", "mem", "disk", "gpus")
+
+
+def fill_slots(now: datetime | None = None) -> list[int]:
+    """Claim and launch as many queued jobs as there are free slots; returns the job ids launched."""
+    current = runtime.current()
+    if current is None:
+        return []
+    free = current.runner.free_slots()
+    launched: list[int] = []
+    if free <= 0:
+        return launched
+    now = now or clock.now()
+    running_by_type: dict[int, int] = {}
+    job_types: dict = {}
+    for job in job_store.queued_jobs(limit=CANDIDATES_PER_FILL):
+        if free <= 0:
+            break
+        if job.dispatch_after and job.dispatch_after > now:
+            continue
+        job_type = job_types.get(job.job_type_id) or catalog.get_job_type(job.job_type_id)
+        job_types[job.job_type_id] = job_type
+        if job_type is None or job_type.is_paused:
+            continue
+        if job_type.max_scheduled:
+            if job.job_type_id not in running_by_type:
+                running_by_type[job.job_type_id] = job_store.count_running(job.job_type_id)
+            if running_by_type[job.job_type_id] >= job_type.max_scheduled:
+                continue
+        revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
+        manifest = Manifest.from_validated(revision.manifest if revision else job_type.manifest)
+        needed = job_resources(manifest, job.input_file_size)
+        unmet = [name for name in RESOURCE_NAMES if needed.get(name, 0) > current.resources.get(name, 0)]
+        if unmet:
+            if job_type.unmet_resources != ",".join(unmet):
+                job_state.set_unmet_resources(job_type.id, ",".join(unmet))
+                job_type.unmet_resources = ",".join(unmet)
+            continue
+        if job_type.unmet_resources:
+            job_state.set_unmet_resources(job_type.id, None)
+            job_type.unmet_resources = None
+        if _claim_and_launch(job, manifest, revision, needed, current, now):
+            launched.append(job.id)
+            free -= 1
+            running_by_type[job.job_type_id] = running_by_type.get(job.job_type_id, 0) + 1
+    return launched
+
+
+def _claim_and_launch(job: Job, manifest: Manifest, revision, needed: dict, current, now: datetime) -> bool:
+    execution_id = next_id("job_exe")
+    execution = JobExecution(
+        job_id=job.id, exe_num=job.num_exes, id=execution_id, status="RUNNING",
+        cluster_id=f"scale_job_{execution_id}_{job.id}x{job.num_exes}", job_type_id=job.job_type_id,
+        node_id=current.node_id, node_hostname=current.hostname, timeout=manifest.timeout,
+        input_file_size=job.input_file_size, resources=needed, created=now, queued=job.queued, started=now,
+        last_modified=now)
+    data = job_store.get_job_data(job.id)
+    execution.configuration = _execution_configuration(data.configuration if data else {}, needed)
+    try:
+        job_state.claim(job, execution, now)
+    except StaleUpdate:
+        return False  # claimed elsewhere, canceled or moved on: nothing to do
+    from chalicelib.services.execution_events import build_spec, fail_launch
+    try:
+        spec = build_spec(job, execution, manifest, revision, data)
+        current.runner.launch(spec)
+    except Exception as error:  # noqa: BLE001 - any launch failure ends this execution, retried if allowed
+        logger.warning("launch of job %s exe %s failed: %s", job.id, execution.exe_num, error)
+        fail_launch(job.id, execution.exe_num, str(error))
+    return True
+
+
+def _execution_configuration(configuration: dict, resources: dict) -> dict:
+    """The execution's configuration in the original's shape: one entry per task."""
+    return {"output_workspaces": configuration.get("output_workspaces", {}), "tasks": [
+        {"type": kind, "resources": resources if kind == "main" else {},
+         "settings": configuration.get("settings", {}) if kind == "main" else {},
+         "mounts": configuration.get("mounts", {}) if kind == "main" else {}}
+        for kind in ("pre", "main", "post")]}
+
+
+def workspace_broker(name: str) -> dict | None:
+    workspace = files.get_workspace(name)
+    return workspace.configuration if workspace else None

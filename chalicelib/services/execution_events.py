@@ -1,0 +1,208 @@
+"""What happens when an execution reports: its phases, and its end.
+
+The end is one transaction (`job_state.end_execution`): the execution's result and the job's fate -
+COMPLETED; FAILED with its error; or, when the error should be retried, the job has tries left and
+is not superseded, QUEUED again as execution `exe_num + 1`, held back by exponential backoff with full
+jitter and woken by a delayed dispatch message. Outputs become files linked to the job and execution.
+A report for an execution that already ended (duplicate, late, or after a cancel) changes nothing.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from chalicelib import clock
+from chalicelib.config import get_settings
+from chalicelib.errors import StaleUpdate
+from chalicelib.models import catalog, executions, files, job_state
+from chalicelib.models import jobs as job_store
+from chalicelib.models.tables import File, Job, JobExecution
+from chalicelib.seed import Manifest, builtin_error, error_definition_for_exit_code
+from chalicelib.timeutil import iso
+
+logger = logging.getLogger("jobs.executions")
+BUILTIN_FAILURES = ("timeout", "missing-required-output", "unexpected-multiple-outputs", "invalid-results-manifest",
+                    "filesystem-io", "missing-setting", "missing-mount", "task-launch", "node-lost")
+
+
+def build_spec(job: Job, execution: JobExecution, manifest: Manifest, revision, data):
+    """Everything a runner needs to run one execution, resolved from the store."""
+    from chalicelib.runners.base import ExecutionSpec, InputFile, OutputWorkspace
+    input_data = data.input if data else {}
+    configuration = data.configuration if data else {}
+    wanted = {file_id for ids in input_data.get("files", {}).values() for file_id in ids}
+    stored = files.get_files(wanted)
+    brokers: dict[str, dict | None] = {}
+
+    def broker(name: str) -> dict:
+        if name not in brokers:
+            workspace = files.get_workspace(name)
+            brokers[name] = workspace.configuration if workspace else None
+        if brokers[name] is None:
+            raise LookupError(f"workspace {name} no longer exists")
+        return brokers[name]
+
+    file_inputs = {
+        name: tuple(InputFile(file_id=f.id, file_name=f.file_name, file_path=f.file_path,
+                              workspace=f.workspace_name, broker=broker(f.workspace_name))
+                    for f in (stored[i] for i in ids if i in stored))
+        for name, ids in input_data.get("files", {}).items()}
+    workspaces = configuration.get("output_workspaces", {})
+    outputs = {}
+    for output in manifest.file_outputs:
+        name = workspaces.get("outputs", {}).get(output.name) or workspaces.get("default")
+        if name:
+            outputs[output.name] = OutputWorkspace(name=name, broker=broker(name))
+    return ExecutionSpec(
+        job_id=job.id, exe_num=execution.exe_num, execution_id=execution.id, cluster_id=execution.cluster_id,
+        job_type_name=job.job_type_name, job_type_version=job.job_type_version,
+        docker_image=revision.docker_image if revision else "", manifest=manifest.raw,
+        file_inputs=file_inputs, json_inputs=input_data.get("json", {}),
+        settings=configuration.get("settings", {}), mounts=configuration.get("mounts", {}),
+        resources=execution.resources or {}, timeout_seconds=int(manifest.timeout),
+        output_workspaces=outputs)
+
+
+def on_phase(job_id: int, exe_num: int, phase: str, at: datetime) -> bool:
+    try:
+        job_state.record_phase(job_id, exe_num, phase, at)
+        return True
+    except StaleUpdate:
+        return False
+
+
+def _error_base(definition, job_type_name: str | None) -> dict:
+    if definition.is_builtin:
+        error_id = definition.id
+    else:
+        stored = catalog.find_error(definition.name, job_type_name)
+        error_id = stored.id if stored else builtin_error("algorithm-unknown").id
+    return {"id": error_id, "name": definition.name, "title": definition.title,
+            "description": definition.description, "job_type_name": definition.job_type_name,
+            "category": definition.category, "is_builtin": definition.is_builtin,
+            "should_be_retried": definition.should_be_retried}
+
+
+def error_for(failure: str, exit_code: int | None, manifest: Manifest | None):
+    """The error definition a runner's failure maps to."""
+    if failure == "exit-code" and manifest is not None and exit_code is not None:
+        return error_definition_for_exit_code(manifest, exit_code) or builtin_error("algorithm-unknown")
+    if failure in BUILTIN_FAILURES:
+        return builtin_error(failure)
+    return builtin_error("unknown")
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))], at least one second."""
+    settings = get_settings()
+    ceiling = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** max(attempt - 1, 0))
+    return max(1.0, random.uniform(0, ceiling))
+
+
+def on_finished(job_id: int, exe_num: int, result, now: datetime | None = None) -> str | None:
+    """Record an execution's end (a runner's `ExecutionResult`); returns the job's new status, or None
+    when the report was stale."""
+    now = now or clock.now()
+    job = job_store.get_job(job_id, consistent=True)
+    execution = executions.get_execution(job_id, exe_num)
+    if job is None or execution is None or execution.status != "RUNNING":
+        return None
+    if result.failure == "canceled":
+        return _end_canceled(execution, result, now)
+    revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
+    manifest = Manifest.from_validated(revision.manifest) if revision else None
+    error = None
+    if result.failure:
+        error = _error_base(error_for(result.failure, result.exit_code, manifest), job.job_type_name)
+    output_files = [] if result.failure else _register_outputs(job, execution, result, now)
+    output = None
+    if not result.failure:
+        by_output: dict[str, list[int]] = {}
+        for file in output_files:
+            by_output.setdefault(file.job_output, []).append(file.id)
+        output = {"files": by_output, "json": dict(result.output_json)}
+    update = {
+        "exe_num": exe_num, "status": "FAILED" if error else "COMPLETED", "ended": now, "error": error,
+        "error_id": error["id"] if error else None, "error_category": error["category"] if error else None,
+        "exit_code": result.exit_code, "task_results": result.task_results,
+        "output": {"output_data": [{"name": f.job_output, "file_id": f.id} for f in output_files]},
+        "cpu_seconds": result.cpu_seconds, "wall_seconds": result.wall_seconds,
+        "peak_memory_mib": result.peak_memory_mib, "last_modified": now,
+    }
+    outcome = _fate(job, exe_num, error, now)
+    try:
+        job_state.end_execution(job, update, outcome, now, output)
+    except StaleUpdate:
+        logger.info("end of job %s exe %s was stale", job_id, exe_num)
+        return None
+    if outcome["status"] == "QUEUED":
+        _wake_dispatch(job, exe_num + 1, outcome["dispatch_after"], now)
+    return outcome["status"]
+
+
+def _fate(job: Job, exe_num: int, error: dict | None, now: datetime) -> dict:
+    if error is None:
+        return {"status": "COMPLETED"}
+    if error["should_be_retried"] and exe_num < job.max_tries and not job.is_superseded:
+        return {"status": "QUEUED", "dispatch_after": now + timedelta(seconds=backoff_seconds(exe_num))}
+    return {"status": "FAILED", "error": error}
+
+
+def _wake_dispatch(job: Job, exe_num: int, at: datetime, now: datetime) -> None:
+    from chalicelib.queues import QueueSendError, send_dispatch
+    try:
+        send_dispatch(job.id, exe_num, job.priority, int((at - now).total_seconds()) + 1)
+    except QueueSendError as error:
+        logger.warning("%s; the sweep will re-send it", error)
+
+
+def _end_canceled(execution: JobExecution, result, now: datetime) -> str | None:
+    try:
+        execution.update(actions=[
+            JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
+            JobExecution.task_results.set(result.task_results), JobExecution.last_modified.set(now),
+        ], condition=JobExecution.status == "RUNNING")
+    except Exception:  # noqa: BLE001 - already ended: nothing to record
+        return None
+    return "CANCELED"
+
+
+def _register_outputs(job: Job, execution: JobExecution, result, now: datetime) -> list[File]:
+    if not result.output_files:
+        return []
+    workspaces = {}
+    records = []
+    for output in result.output_files:
+        if output.workspace not in workspaces:
+            workspaces[output.workspace] = files.get_workspace(output.workspace)
+        workspace = workspaces[output.workspace]
+        records.append(File(
+            workspace_id=workspace.id if workspace else 0, workspace_name=output.workspace,
+            file_name=output.file_name, file_path=output.file_path, media_type=output.media_type,
+            file_type="PRODUCT", file_size=output.file_size, job_id=job.id, job_exe_id=execution.id,
+            job_output=output.output, owner=job.owner, project=job.project, created=now))
+    return files.save_files(records, now)
+
+
+def fail_launch(job_id: int, exe_num: int, detail: str) -> str | None:
+    """The runner could not start the execution: end it with `task-launch` (retried when allowed)."""
+    return on_finished(job_id, exe_num, _system_failure("task-launch", detail))
+
+
+def fail_lost(job_id: int, exe_num: int, detail: str) -> str | None:
+    """The execution's node stopped heartbeating: end it with `node-lost` (retried when allowed)."""
+    return on_finished(job_id, exe_num, _system_failure("node-lost", detail))
+
+
+def fail_overdue(job_id: int, exe_num: int, detail: str) -> str | None:
+    return on_finished(job_id, exe_num, _system_failure("timeout", detail))
+
+
+def _system_failure(failure: str, detail: str):
+    from types import SimpleNamespace
+    now = clock.now()
+    return SimpleNamespace(exit_code=None, failure=failure, detail=detail,
+                           task_results={"tasks": [], "detail": detail, "at": iso(now)}, output_files=(),
+                           output_json={}, cpu_seconds=None, wall_seconds=None, peak_memory_mib=None,
+                           started=now, ended=now)

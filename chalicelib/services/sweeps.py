@@ -1,0 +1,61 @@
+"""The maintenance sweep (every minute in AWS, a timer in the embedded stack).
+
+1. nodes whose heartbeat is older than JOBS_NODE_LOST_SECONDS are marked offline;
+2. RUNNING executions on an offline (or unknown) node end with `node-lost`, and are retried;
+3. RUNNING executions past their timeout (plus a grace minute) that a runner missed are stopped
+   and end with `timeout`;
+4. QUEUED jobs not dispatched for JOBS_REDISPATCH_SECONDS get their dispatch message again.
+Every change is conditional, so two sweeps at once, or a sweep racing a runner, do no harm.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from chalicelib import clock
+from chalicelib.config import get_settings
+from chalicelib.models import executions, nodes
+from chalicelib.models import jobs as job_store
+from chalicelib.services import execution_events, runtime
+
+logger = logging.getLogger("jobs.sweeps")
+TIMEOUT_GRACE = timedelta(seconds=60)
+
+
+def sweep(now: datetime | None = None) -> dict:
+    now = now or clock.now()
+    settings = get_settings()
+    offline = nodes.mark_stale_offline(now - timedelta(seconds=settings.node_lost_seconds), now)
+    active = {node.id for node in nodes.all_nodes() if node.is_active}
+    summary = {"nodes_offline": len(offline), "lost": 0, "timed_out": 0, "redispatched": 0}
+    current = runtime.current()
+    for job in job_store.jobs_in_status("RUNNING"):
+        if job.node_id not in active:
+            if execution_events.fail_lost(job.id, job.num_exes, f"node {job.node_hostname} stopped heartbeating"):
+                summary["lost"] += 1
+            continue
+        execution = executions.get_execution(job.id, job.num_exes)
+        if execution is None or execution.started is None or not execution.timeout:
+            continue
+        if execution.started + timedelta(seconds=int(execution.timeout)) + TIMEOUT_GRACE < now:
+            if current is not None:
+                current.runner.stop(execution.cluster_id)
+            if execution_events.fail_overdue(job.id, job.num_exes, "past its timeout; stopped by the sweep"):
+                summary["timed_out"] += 1
+    summary["redispatched"] = _redispatch(now - timedelta(seconds=settings.redispatch_seconds), now)
+    return summary
+
+
+def _redispatch(before: datetime, now: datetime) -> int:
+    from chalicelib.queues import QueueSendError, send_dispatch
+    count = 0
+    for job in job_store.jobs_in_status("QUEUED", before=before):
+        if job.dispatch_after and job.dispatch_after > now:
+            continue
+        try:
+            send_dispatch(job.id, job.num_exes, job.priority)
+            count += 1
+        except QueueSendError as error:
+            logger.warning("%s", error)
+            break
+    return count

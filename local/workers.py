@@ -1,0 +1,139 @@
+"""The embedded stack's worker side: this machine as a node with N slots, the SQS poller that plays
+Lambda's event-source mapping for the dispatch queue (honouring partial batch failures), the timer
+that fires the scheduled sweep, and heartbeats.
+
+Executions left RUNNING by a previous run of this node (a crash or kill) cannot still be running:
+at start they end with `node-lost`, which retries them when they have tries left.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+log = logging.getLogger("jobs.workers")
+
+
+class _Events:
+    """Runner reports -> the service's use cases. Silenced at shutdown, so killing the processes of a
+    stopping stack is not recorded as a cancel (the next start ends them as node-lost)."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+    def phase(self, spec, phase, at) -> None:
+        if self.enabled:
+            from chalicelib.services.execution_events import on_phase
+            on_phase(spec.job_id, spec.exe_num, phase, at)
+
+    def finished(self, spec, result) -> None:
+        if not self.enabled:
+            return
+        from chalicelib.services.dispatch import fill_slots
+        from chalicelib.services.execution_events import on_finished
+        try:
+            on_finished(spec.job_id, spec.exe_num, result)
+        finally:
+            fill_slots()  # a slot is free again
+
+
+def _resources(work_root: Path) -> dict:
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 0
+    return {"cpus": float(os.cpu_count() or 1), "mem": float(pages // (1024 * 1024)),
+            "disk": float(shutil.disk_usage(work_root).free // (1024 * 1024)), "gpus": 0.0}
+
+
+class LocalWorkers:
+    def __init__(self, data_dir: Path, endpoint: str, stop: threading.Event, slots: int | None = None,
+                 sweep_seconds: float = 15.0, heartbeat_seconds: float = 10.0) -> None:
+        self.work_root = data_dir / "work"
+        self.endpoint = endpoint
+        self.stop_event = stop
+        self.slots = slots or int(os.environ.get("JOBS_WORKER_SLOTS") or os.cpu_count() or 1)
+        self.sweep_seconds = sweep_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.events = _Events()
+        self.runner = None
+        self.node = None
+
+    def start(self) -> None:
+        from chalicelib import clock
+        from chalicelib.execution_logs import CloudWatchLogSink
+        from chalicelib.models import nodes
+        from chalicelib.runners.local import LocalRunner
+        from chalicelib.services import runtime
+        self.work_root.mkdir(parents=True, exist_ok=True)
+        resources = _resources(self.work_root)
+        self.node = nodes.register(socket.gethostname(), resources, self.slots, clock.now())
+        self._end_orphans()
+        self.runner = LocalRunner(slots=self.slots, work_root=self.work_root, events=self.events,
+                                  log_sink_factory=lambda spec: CloudWatchLogSink(spec.cluster_id))
+        runtime.install(runtime.Runtime(self.runner, self.node.id, self.node.hostname, resources))
+        for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps"),
+                             (self._heartbeat_loop, "heartbeat")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+
+    def _end_orphans(self) -> None:
+        from chalicelib.models import jobs as job_store
+        from chalicelib.services.execution_events import fail_lost
+        for job in list(job_store.jobs_in_status("RUNNING")):
+            if job.node_id == self.node.id:
+                fail_lost(job.id, job.num_exes, "the node restarted while the execution ran")
+
+    def _poll_dispatch(self) -> None:
+        from chalicelib import aws
+        from chalicelib.handlers.events import handle_dispatch_batch
+        from chalicelib.queues import DISPATCH, queue_url
+        sqs = aws.client("sqs")
+        url = queue_url(DISPATCH)
+        while not self.stop_event.is_set():
+            try:
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                               AttributeNames=["All"]).get("Messages", [])
+                if not messages:
+                    continue
+                event = {"Records": [_sqs_record(m, url) for m in messages]}
+                result = handle_dispatch_batch(event, None)
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(messages) if m["MessageId"] not in failed]
+                if done:
+                    sqs.delete_message_batch(QueueUrl=url, Entries=done)
+            except Exception:  # noqa: BLE001 - keep polling; SQS redelivers what was not deleted
+                log.exception("dispatch poll failed")
+                self.stop_event.wait(1)
+
+    def _sweep_loop(self) -> None:
+        from chalicelib.services.dispatch import fill_slots
+        from chalicelib.services.sweeps import sweep
+        while not self.stop_event.wait(self.sweep_seconds):
+            try:
+                sweep()
+                fill_slots()
+            except Exception:  # noqa: BLE001
+                log.exception("sweep failed")
+
+    def _heartbeat_loop(self) -> None:
+        from chalicelib import clock
+        from chalicelib.models import nodes
+        while not self.stop_event.wait(self.heartbeat_seconds):
+            try:
+                nodes.heartbeat(self.node.id, clock.now())
+            except Exception:  # noqa: BLE001
+                log.exception("heartbeat failed")
+
+    def stop(self) -> None:
+        from chalicelib.services import runtime
+        self.events.enabled = False
+        runtime.install(None)
+        if self.runner is not None:
+            self.runner.shutdown(timeout=10)  # kill every process tree and wait for them
+
+
+def _sqs_record(message: dict, url: str) -> dict:
+    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+            "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs", "eventSourceARN": url, "awsRegion": "us-east-1"}
