@@ -54,10 +54,16 @@ class LocalStack:
             os.environ.pop(name, None)
 
     def start_moto(self) -> None:
+        """moto in its own process by default (JOBS_MOTO=process), so emulating AWS does not compete with
+        the API and the workers for this process's GIL; JOBS_MOTO=thread keeps it in-process (needed
+        to route a state machine's Lambda tasks to in-process handlers)."""
         import requests
-        from moto.server import ThreadedMotoServer
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self._moto.start()
+        if (os.environ.get("JOBS_MOTO") or "process") == "thread":
+            from moto.server import ThreadedMotoServer
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+            self._moto.start()
+        else:
+            self._moto = _MotoProcess(self.moto_port)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         requests.post(f"{self.endpoint}/moto-api/config", timeout=10, json={
             "stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
@@ -108,6 +114,7 @@ class LocalStack:
 
         from app import app
         server = create_local_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
+        _serialize_requests(app)
         self._http = server
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
 
@@ -163,6 +170,50 @@ class LocalStack:
             self._moto.stop()
         print("stopped", flush=True)
         return code
+
+
+class _MotoProcess:
+    """`python -m moto.server` on a loopback port, stopped with the stack."""
+
+    def __init__(self, port: int) -> None:
+        import subprocess
+
+        import requests
+        env = {**os.environ, "MOTO_PORT": str(port)}
+        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("moto server exited at start")
+            try:
+                requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.process.kill()
+        raise RuntimeError("moto server did not start in 30 s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+
+
+def _serialize_requests(app) -> None:
+    """Chalice keeps the request being handled on the app object (`current_request`), which is safe in
+    Lambda (one request per instance at a time) but not in a threaded server: handle one at a time."""
+    base = app.__class__
+    lock = threading.Lock()
+
+    class SerializedChalice(base):
+        def __call__(self, event, context):
+            with lock:
+                return super().__call__(event, context)
+
+    app.__class__ = SerializedChalice
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,9 @@ class _Events:
         self.enabled = True
 
     def phase(self, spec, phase, at) -> None:
-        if self.enabled:
+        # Only EXECUTING is written as it happens (it is what a running job shows); staging and output
+        # capture are short, and the end records them from the task results - two writes fewer a job.
+        if self.enabled and phase == "EXECUTING":
             from chalicelib.services.execution_events import on_phase
             on_phase(spec.job_id, spec.exe_num, phase, at)
 

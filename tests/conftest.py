@@ -50,6 +50,12 @@ def fresh_aws(workspace: Path):
         from chalicelib.queues import create_queues, reset_queue_urls
         configure_tables()
         aws_clients.reset_clients()
+        from chalicelib.models.catalog import forget_cached
+        from chalicelib.models.files import forget_cached as forget_workspaces
+        from chalicelib.models.ids import forget_reserved_ids
+        forget_reserved_ids()
+        forget_cached()
+        forget_workspaces()
         reset_queue_urls()
         create_tables(boto3.client("dynamodb"), "test-")
         create_queues(boto3.client("sqs"), "test-")

@@ -17,17 +17,21 @@ def _dispatch_record(record) -> None:
     if not isinstance(body, dict) or not isinstance(body.get("job_id"), int) or not isinstance(
             body.get("exe_num"), int):
         raise ValueError(f"not a dispatch message: {record.body[:200]!r}")
-    from chalicelib.services.dispatch import fill_slots
-    fill_slots()
 
 
 def handle_dispatch_batch(event: dict, context) -> dict:
     """Powertools batch processing: a record that raises is reported as a batch item failure, the
-    others are deleted; after MAX_RECEIVES failures SQS moves a poison message to the dead-letter queue."""
+    others are deleted; after MAX_RECEIVES failures SQS moves a poison message to the dead-letter queue.
+    A message only wakes the dispatcher (the queue index decides what runs), so one fill serves the
+    whole batch; if it fails, every record is retried."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from chalicelib.services.dispatch import fill_slots
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=_dispatch_record, processor=processor,
-                                    context=context)
+    result = process_partial_response(event=event, record_handler=_dispatch_record, processor=processor,
+                                      context=context)
+    fill_slots()
+    return result
 
 
 @blueprint.on_sqs_message(queue=DISPATCH_QUEUE_NAME, batch_size=10)

@@ -4,9 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict
 from chalicelib.models.ids import next_id, next_ids, reserve_ids
@@ -20,6 +18,7 @@ from chalicelib.models.tables import (
     Recipe,
     RecipeType,
     TriggerEvent,
+    write_transaction,
 )
 
 
@@ -60,11 +59,27 @@ def all_job_types() -> list[JobType]:
     return list(JobType.scan())
 
 
+_revisions: dict[tuple[str, int, int], JobTypeRevision] = {}
+
+
 def get_revision(job_type_id: int, revision_num: int) -> JobTypeRevision | None:
+    """A revision never changes once written, so each process reads it once."""
+    key = (JobTypeRevision.Meta.table_name, job_type_id, revision_num)
+    if key in _revisions:
+        return _revisions[key]
     try:
-        return JobTypeRevision.get(job_type_id, revision_num)
+        revision = JobTypeRevision.get(job_type_id, revision_num)
     except JobTypeRevision.DoesNotExist:
         return None
+    if len(_revisions) > 1000:
+        _revisions.clear()
+    _revisions[key] = revision
+    return revision
+
+
+def forget_cached() -> None:
+    """Tests start every store afresh, with the same ids."""
+    _revisions.clear()
 
 
 def create_job_type(job_type: JobType, now: datetime) -> JobType:
@@ -77,7 +92,7 @@ def create_job_type(job_type: JobType, now: datetime) -> JobType:
                                manifest=job_type.manifest, created=now)
     guard = Counter(_name_guard(job_type.name, job_type.version), value=job_type.id)
     try:
-        with TransactWrite(connection=Connection()) as transaction:
+        with write_transaction() as transaction:
             transaction.save(guard, condition=Counter.name.does_not_exist())
             transaction.save(job_type, condition=JobType.id.does_not_exist())
             transaction.save(revision, condition=JobTypeRevision.job_type_id.does_not_exist())
@@ -97,7 +112,7 @@ def add_revision(existing: JobType, changes: dict, now: datetime) -> JobType:
     previous = existing.revision_num
     existing.revision_num, existing.revision_id, existing.last_modified = revision_num, revision_id, now
     try:
-        with TransactWrite(connection=Connection()) as transaction:
+        with write_transaction() as transaction:
             transaction.save(existing, condition=JobType.revision_num == previous)
             transaction.save(revision, condition=JobTypeRevision.job_type_id.does_not_exist())
     except TransactWriteError as error:

@@ -1,6 +1,7 @@
 """Persistence of workspaces, files and the links between jobs and their input files."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Iterable
 
@@ -10,12 +11,30 @@ from chalicelib.errors import Conflict
 from chalicelib.models.ids import next_id, next_ids
 from chalicelib.models.tables import File, JobInputFile, Workspace
 
+_WORKSPACE_TTL = 5.0
+_workspaces: dict[tuple[str, str], tuple[float, Workspace | None]] = {}
 
-def get_workspace(name: str) -> Workspace | None:
+
+def get_workspace(name: str, fresh: bool = False) -> Workspace | None:
+    """Workspaces change rarely and every job reads them (inputs, outputs): a process keeps what it read
+    for a few seconds. `fresh` reads through (creating, checking for duplicates)."""
+    key = (Workspace.Meta.table_name, name)
+    cached = _workspaces.get(key)
+    if not fresh and cached and time.monotonic() - cached[0] < _WORKSPACE_TTL:
+        return cached[1]
     try:
-        return Workspace.get(name, consistent_read=True)
+        workspace = Workspace.get(name, consistent_read=True)
     except Workspace.DoesNotExist:
-        return None
+        workspace = None
+    if len(_workspaces) > 1000:
+        _workspaces.clear()
+    if workspace is not None:  # an absent workspace may be created any moment: never remember absence
+        _workspaces[key] = (time.monotonic(), workspace)
+    return workspace
+
+
+def forget_cached() -> None:
+    _workspaces.clear()
 
 
 def all_workspaces() -> list[Workspace]:
@@ -33,13 +52,13 @@ def create_workspace(workspace: Workspace, now: datetime) -> Workspace:
 
 
 def ensure_workspace(workspace: Workspace, now: datetime) -> Workspace:
-    existing = get_workspace(workspace.name)
+    existing = get_workspace(workspace.name, fresh=True)
     if existing is not None:
         return existing
     try:
         return create_workspace(workspace, now)
     except Conflict:
-        return get_workspace(workspace.name)  # type: ignore[return-value]
+        return get_workspace(workspace.name, fresh=True)  # type: ignore[return-value]
 
 
 def create_file(file: File, now: datetime) -> File:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import StaleUpdate
 from chalicelib.models.jobs import modified_key, queue_key, type_status_key
-from chalicelib.models.tables import Job, JobData, JobExecution, JobType
+from chalicelib.models.tables import Job, JobData, JobExecution, JobType, write_transaction
 from chalicelib.timeutil import iso
 
 
-def _touch(job_id: int, status: str, job_type_id: int, now: datetime, entries: list[tuple[str, int]]):
-    """Actions every status change carries: status, its index keys, timestamps, timeline entries."""
+def _touch(job_id: int, status: str, job_type_id: int, now: datetime, entries: list[tuple[str, int]],
+           earlier: list[dict] = ()):
+    """Actions every status change carries: status, its index keys, timestamps, timeline entries
+    (`earlier`: entries that happened before now, such as the phases of an ending execution)."""
     return [
         Job.status.set(status),
         Job.type_status.set(type_status_key(job_type_id, status)),
@@ -28,7 +28,7 @@ def _touch(job_id: int, status: str, job_type_id: int, now: datetime, entries: l
         Job.last_modified.set(now),
         Job.modified_key.set(modified_key(now, job_id)),
         Job.timeline.set((Job.timeline | []).append(
-            [{"status": name, "at": iso(now), "exe_num": number} for name, number in entries])),
+            list(earlier) + [{"status": name, "at": iso(now), "exe_num": number} for name, number in entries])),
     ]
 
 
@@ -44,7 +44,7 @@ def claim(job: Job, execution: JobExecution, now: datetime) -> None:
         Job.dispatch_after.remove(), Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(),
     ]
     try:
-        with TransactWrite(connection=Connection()) as transaction:
+        with write_transaction() as transaction:
             transaction.update(Job(job.id), actions=actions, condition=_current(job.id, execution.exe_num, "QUEUED"))
             transaction.save(execution, condition=JobExecution.job_id.does_not_exist())
     except TransactWriteError as error:
@@ -70,6 +70,7 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
     and the execution still RUNNING.
     """
     exe_num = execution_update["exe_num"]
+    phases = [{"status": name, "at": at, "exe_num": exe_num} for name, at in execution_update.pop("phases", [])]
     status = job_outcome["status"]
     error = job_outcome.get("error")
     error_actions = ([Job.error.set(error), Job.error_id.set(error["id"]), Job.error_category.set(error["category"])]
@@ -82,18 +83,18 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
         retry_at = job_outcome["dispatch_after"]
         # The failed attempt ends (FINISHED in the history), then the retry starts again at QUEUED.
         entries = [("FAILED", exe_num), ("QUEUED", exe_num + 1)]
-        actions = _touch(job.id, "QUEUED", job.job_type_id, now, entries) + error_actions + measures + [
+        actions = _touch(job.id, "QUEUED", job.job_type_id, now, entries, phases) + error_actions + measures + [
             Job.num_exes.set(exe_num + 1), Job.queued.set(now), Job.started.remove(), Job.ended.remove(),
             Job.node_id.remove(), Job.node_hostname.remove(), Job.dispatch_after.set(retry_at),
             Job.queue_shard.set("queued"), Job.queue_key.set(queue_key(job.priority, now, job.id)),
         ]
     else:
-        actions = _touch(job.id, status, job.job_type_id, now, [(status, exe_num)]) + error_actions + measures + [
-            Job.ended.set(now), Job.queue_shard.remove(), Job.queue_key.remove()]
+        actions = _touch(job.id, status, job.job_type_id, now, [(status, exe_num)], phases) + error_actions + [
+            *measures, Job.ended.set(now), Job.queue_shard.remove(), Job.queue_key.remove()]
     execution_actions = [getattr(JobExecution, key).set(value) for key, value in execution_update.items()
                          if key not in ("job_id", "exe_num") and value is not None]
     try:
-        with TransactWrite(connection=Connection()) as transaction:
+        with write_transaction() as transaction:
             transaction.update(Job(job.id), actions=actions,
                                condition=_current(job.id, exe_num, "QUEUED", "RUNNING"))
             transaction.update(JobExecution(job.id, exe_num), actions=execution_actions,

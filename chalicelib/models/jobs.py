@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 
-from pynamodb.connection import Connection
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.domain import JobFilter, OrderKey, Page
 from chalicelib.errors import InvalidInput
 from chalicelib.models.tables import (
@@ -33,6 +30,7 @@ from chalicelib.models.tables import (
     JobData,
     JobInputFile,
     TriggerEvent,
+    write_transaction,
 )
 
 MAX_TYPE_STATUS_PARTITIONS = 4
@@ -437,7 +435,7 @@ def insert_queued_job(job: Job, data: JobData, links: list[JobInputFile], event:
     The ids must be new: they come from counters, so a failed condition is a bug (a
     `TransactWriteError`, answered 500), never something a client caused."""
     data.job_id = job.id
-    with TransactWrite(connection=Connection()) as transaction:
+    with write_transaction() as transaction:
         transaction.save(derive_keys(job), condition=Job.id.does_not_exist())
         transaction.save(data, condition=JobData.job_id.does_not_exist())
         transaction.save(event, condition=TriggerEvent.id.does_not_exist())

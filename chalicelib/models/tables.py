@@ -19,8 +19,10 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import get_settings
 
@@ -53,6 +55,21 @@ def configure_tables(prefix: str | None = None, region: str | None = None) -> No
         if (model.Meta.table_name, getattr(model.Meta, "region", None)) != (name, model_region):
             model.Meta.table_name, model.Meta.region = name, model_region
             model._connection = None  # connections (and their clients) are costly: keep them when nothing changed
+    global _transaction_connection
+    if _transaction_connection is not None and _transaction_connection.region != (region or settings.region):
+        _transaction_connection = None
+
+
+_transaction_connection: Connection | None = None
+
+
+def write_transaction() -> TransactWrite:
+    """A write transaction on the one connection this process keeps for them (a botocore client costs
+    ~100 ms to create, so never one per transaction)."""
+    global _transaction_connection
+    if _transaction_connection is None:
+        _transaction_connection = Connection(region=get_settings().region)
+    return TransactWrite(connection=_transaction_connection)
 
 
 def _index(name: str, projection=None):

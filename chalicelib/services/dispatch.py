@@ -11,6 +11,7 @@ first is simply skipped.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 
 from chalicelib import clock
@@ -27,8 +28,17 @@ CANDIDATES_PER_FILL = 200
 RESOURCE_NAMES = ("cpus", "mem", "disk", "gpus")
 
 
+_fill_lock = threading.Lock()
+
+
 def fill_slots(now: datetime | None = None) -> list[int]:
-    """Claim and launch as many queued jobs as there are free slots; returns the job ids launched."""
+    """Claim and launch as many queued jobs as there are free slots; returns the job ids launched.
+    One fill at a time in a process: racing fills would only lose claims to each other."""
+    with _fill_lock:
+        return _fill(now)
+
+
+def _fill(now: datetime | None) -> list[int]:
     current = runtime.current()
     if current is None:
         return []

@@ -105,16 +105,16 @@ def on_finished(job_id: int, exe_num: int, result, now: datetime | None = None) 
     when the report was stale."""
     now = now or clock.now()
     job = job_store.get_job(job_id, consistent=True)
-    execution = executions.get_execution(job_id, exe_num)
-    if job is None or execution is None or execution.status != "RUNNING":
+    if job is None or job.num_exes != exe_num:
         return None
     if result.failure == "canceled":
-        return _end_canceled(execution, result, now)
-    revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
-    manifest = Manifest.from_validated(revision.manifest) if revision else None
+        return _end_canceled(job_id, exe_num, result, now)
     error = None
     if result.failure:
+        revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
+        manifest = Manifest.from_validated(revision.manifest) if revision else None
         error = _error_base(error_for(result.failure, result.exit_code, manifest), job.job_type_name)
+    execution = JobExecution(job_id, exe_num, id=_execution_id(job_id, exe_num, result))
     output_files = [] if result.failure else _register_outputs(job, execution, result, now)
     output = None
     if not result.failure:
@@ -129,6 +129,7 @@ def on_finished(job_id: int, exe_num: int, result, now: datetime | None = None) 
         "output": {"output_data": [{"name": f.job_output, "file_id": f.id} for f in output_files]},
         "cpu_seconds": result.cpu_seconds, "wall_seconds": result.wall_seconds,
         "peak_memory_mib": result.peak_memory_mib, "last_modified": now,
+        "phases": _phases(result.task_results),
     }
     outcome = _fate(job, exe_num, error, now)
     try:
@@ -139,6 +140,13 @@ def on_finished(job_id: int, exe_num: int, result, now: datetime | None = None) 
     if outcome["status"] == "QUEUED":
         _wake_dispatch(job, exe_num + 1, outcome["dispatch_after"], now)
     return outcome["status"]
+
+
+def _phases(task_results: dict | None) -> list[tuple[str, str]]:
+    """(phase, when) of the staging and capture tasks that ran, for the job's timeline."""
+    names = {"pre": "UPLOADING", "post": "DOWNLOADING"}
+    return [(names[task["type"]], task["started"]) for task in (task_results or {}).get("tasks", [])
+            if task.get("type") in names and task.get("was_started") and task.get("started")]
 
 
 def _fate(job: Job, exe_num: int, error: dict | None, now: datetime) -> dict:
@@ -157,9 +165,17 @@ def _wake_dispatch(job: Job, exe_num: int, at: datetime, now: datetime) -> None:
         logger.warning("%s; the sweep will re-send it", error)
 
 
-def _end_canceled(execution: JobExecution, result, now: datetime) -> str | None:
+def _execution_id(job_id: int, exe_num: int, result) -> int | None:
+    """The execution's own id, for the files it produced (only read when there are outputs)."""
+    if not result.output_files:
+        return None
+    stored = executions.get_execution(job_id, exe_num)
+    return stored.id if stored else None
+
+
+def _end_canceled(job_id: int, exe_num: int, result, now: datetime) -> str | None:
     try:
-        execution.update(actions=[
+        JobExecution(job_id, exe_num).update(actions=[
             JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
             JobExecution.task_results.set(result.task_results), JobExecution.last_modified.set(now),
         ], condition=JobExecution.status == "RUNNING")

@@ -28,7 +28,9 @@ def get_job_details(job_id: int, consistent: bool = False) -> dict:
     revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
     manifest = _manifest_of(revision, job_type)
     data = job_store.get_job_data(job.id, consistent)
-    latest = executions.get_execution(job.id, job.num_exes) if job.num_exes else None
+    # A job waiting in the queue has no execution numbered num_exes yet.
+    waiting = job.status in ("PENDING", "BLOCKED", "QUEUED")
+    latest = executions.get_execution(job.id, job.num_exes) if job.num_exes and not waiting else None
     configuration = _redacted(data.configuration if data else {}, manifest)
 
     def linked_summary(other_id):

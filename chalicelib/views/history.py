@@ -56,7 +56,8 @@ def job_status(job: Job) -> str:
 
 def status_history(job: Job) -> list[dict]:
     history = [{"status": "SCHEDULED", "timestamp": job.created}]
-    for entry in job.timeline or []:
+    # Phases of an execution may be recorded when it ends: order by time (stable for equal times).
+    for entry in sorted(job.timeline or [], key=lambda e: (e.get("exe_num", 0), e["at"])):
         status = entry["status"]
         mapped = ("FINISHED" if status in FINAL else "INIT" if status == "RUNNING" else status
                   if status in PHASES or status == "QUEUED" else None)
