@@ -66,6 +66,17 @@ def build() -> dict:
     resources["DefaultRole"] = {"Properties": {"ManagedPolicyArns": [{"Ref": "JobsDataAccessPolicy"},
                                                                      {"Ref": "JobsQueueSendPolicy"},
                                                                      {"Ref": "JobsLogsPolicy"}]}}
+    # Poison dispatch messages end in the dead-letter queue; operators hear of it from this alarm.
+    resources["DispatchDeadLetterAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": "Dispatch messages failed 5 times and wait in the dead-letter queue",
+            "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"]}}],
+            "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+        },
+    }
     # The dispatch handler reports partial batch failures (Powertools); Chalice cannot say so itself.
     # Chalice wires the handler to the queue named `jobs-service-<stage>-dispatch`, which is what
     # `${AWS::StackName}-dispatch` is when the stack is named `jobs-service-<stage>` (see docs/deploy.md).

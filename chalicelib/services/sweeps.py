@@ -38,10 +38,11 @@ def sweep(now: datetime | None = None) -> dict:
         if execution is None or execution.started is None or not execution.timeout:
             continue
         if execution.started + timedelta(seconds=int(execution.timeout)) + TIMEOUT_GRACE < now:
-            if current is not None:
-                current.runner.stop(execution.cluster_id)
+            # Record the end first: the runner's own report of the kill then finds it ended already.
             if execution_events.fail_overdue(job.id, job.num_exes, "past its timeout; stopped by the sweep"):
                 summary["timed_out"] += 1
+            if current is not None:
+                current.runner.stop(execution.cluster_id)
     summary["redispatched"] = _redispatch(now - timedelta(seconds=settings.redispatch_seconds), now)
     return summary
 

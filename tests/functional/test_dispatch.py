@@ -255,3 +255,27 @@ def test_sweep_resends_dispatch_for_jobs_left_queued(world, now):
     assert sweep()["redispatched"] == 1
     bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
     assert bodies == [{"job_id": job_id, "exe_num": 1, "priority": 100}]
+
+
+def test_an_end_reported_before_the_start_changes_nothing(world):
+    # Given a queued job that was never dispatched
+    job_id = submit(world)
+    before = job_store.get_job(job_id)
+    # When an end report for its first execution arrives first (delivered out of order)
+    fake_spec = type("Spec", (), {"job_id": job_id, "exe_num": 1})()
+    assert execution_events.on_finished(job_id, 1, result(fake_spec)) is None
+    assert execution_events.on_phase(job_id, 1, "EXECUTING", T0) is False
+    # Then the job is still queued, untouched, and dispatches normally afterwards
+    after = job_store.get_job(job_id)
+    assert (after.status, after.num_exes, after.timeline) == (before.status, before.num_exes, before.timeline)
+    assert executions.executions_of(job_id) == []
+    deliver(world["api"], message(job_id))
+    assert job_store.get_job(job_id).status == "RUNNING"
+
+
+def test_a_cancel_report_ends_only_the_execution(world):
+    job_id = submit(world)
+    deliver(world["api"], message(job_id))
+    spec = world["runner"].launched[0]
+    assert finish(world, spec, failure="canceled", exit_code=143) == "CANCELED"
+    assert executions.get_execution(job_id, 1).status == "CANCELED"
