@@ -20,48 +20,26 @@ def build() -> dict:
     resources = cloudformation_tables()
     table_arns = [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in sorted(resources)]
     index_arns = [{"Fn::Sub": ["${Arn}/index/*", {"Arn": arn}]} for arn in table_arns]
-    resources["JobsDataAccessPolicy"] = {
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {
-            "Description": "Read and write the job service's tables",
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                           "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
-                           "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"],
-                "Resource": table_arns + index_arns,
-            }]},
-        },
-    }
+    resources["JobsDataAccessPolicy"] = _policy(
+        "Read and write the job service's tables",
+        ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+         "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+         "dynamodb:DescribeTable"],
+        table_arns + index_arns)
     resources.update(cloudformation_queues())
     # Only SQS moves messages to a dead-letter queue; the functions send to the work queues.
     dead_letters = {queue.dead_letter for queue in QUEUES if queue.dead_letter}
     work_queues = [queue.logical_id for queue in QUEUES if queue.base_name not in dead_letters]
-    resources["JobsQueueSendPolicy"] = {
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {
-            "Description": "Send to the job service's queues",
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow",
-                "Action": ["sqs:SendMessage"],
-                "Resource": [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in sorted(work_queues)],
-            }]},
-        },
-    }
+    resources["JobsQueueSendPolicy"] = _policy(
+        "Send to the job service's queues", ["sqs:SendMessage"],
+        [{"Fn::GetAtt": [logical_id, "Arn"]} for logical_id in sorted(work_queues)])
     resources.update(cloudformation_log_group())
-    resources["JobsLogsPolicy"] = {
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {
-            "Description": "Write and read the executions' log streams",
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [{"Fn::Sub": ["${Arn}", {"Arn": {"Fn::GetAtt": [LOG_GROUP_LOGICAL_ID, "Arn"]}}]},
-                             {"Fn::Sub": ["${Arn}:log-stream:*", {"Arn": {"Fn::GetAtt": [LOG_GROUP_LOGICAL_ID,
-                                                                                          "Arn"]}}]}],
-            }]},
-        },
-    }
+    log_group_arn = {"Fn::GetAtt": [LOG_GROUP_LOGICAL_ID, "Arn"]}
+    resources["JobsLogsPolicy"] = _policy(
+        "Write and read the executions' log streams",
+        ["logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"],
+        [{"Fn::Sub": ["${Arn}", {"Arn": log_group_arn}]},
+         {"Fn::Sub": ["${Arn}:log-stream:*", {"Arn": log_group_arn}]}])
     # Chalice names the role its functions share "DefaultRole"; the merge adds our policies to it.
     resources["DefaultRole"] = {"Properties": {"ManagedPolicyArns": [{"Ref": "JobsDataAccessPolicy"},
                                                                      {"Ref": "JobsQueueSendPolicy"},
@@ -88,6 +66,13 @@ def build() -> dict:
             "JOBS_DISPATCH_QUEUE_URL": {"Ref": "DispatchQueue"}}}}},
         "Resources": resources,
     }
+
+
+def _policy(description: str, actions: list[str], resources: list) -> dict:
+    return {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+        "Description": description,
+        "PolicyDocument": {"Version": "2012-10-17",
+                           "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}}}
 
 
 def render() -> str:

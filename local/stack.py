@@ -114,7 +114,7 @@ class LocalStack:
 
         from app import app
         server = create_local_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
-        _serialize_requests(app)
+        _per_thread_requests(app)
         self._http = server
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
 
@@ -202,18 +202,18 @@ class _MotoProcess:
             self.process.kill()
 
 
-def _serialize_requests(app) -> None:
-    """Chalice keeps the request being handled on the app object (`current_request`), which is safe in
-    Lambda (one request per instance at a time) but not in a threaded server: handle one at a time."""
+def _per_thread_requests(app) -> None:
+    """Chalice keeps the request being handled on the app object (`current_request`, `lambda_context`):
+    safe in Lambda (one request per instance at a time), not in a threaded server, where concurrent
+    requests would read each other's. Keep both per thread instead."""
     base = app.__class__
-    lock = threading.Lock()
+    local = threading.local()
 
-    class SerializedChalice(base):
-        def __call__(self, event, context):
-            with lock:
-                return super().__call__(event, context)
+    def slot(name: str) -> property:
+        return property(lambda self: getattr(local, name, None), lambda self, value: setattr(local, name, value))
 
-    app.__class__ = SerializedChalice
+    app.__class__ = type("PerThreadChalice", (base,), {"current_request": slot("request"),
+                                                       "lambda_context": slot("context")})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,11 @@ from chalicelib.handlers.common import (
     principal_of,
     query_params,
 )
-from chalicelib.models import files as file_store
-from chalicelib.services import files as service
-from chalicelib.views.files import file_view, workspace_view
+from chalicelib.lazy import lazy
+
+file_store = lazy("chalicelib.models.files")
+service = lazy("chalicelib.services.files")
+views = lazy("chalicelib.views.files")
 
 blueprint = Blueprint(__name__)
 
@@ -25,14 +27,14 @@ blueprint = Blueprint(__name__)
 def post_workspace():
     request = blueprint.current_request
     workspace = service.create_workspace(json_body(request))
-    return json_response(workspace_view(workspace), 201,
+    return json_response(views.workspace_view(workspace), 201,
                          {"Location": absolute_url(request, f"/v6/workspaces/{workspace.id}/")})
 
 
 @api_route(blueprint, "/v6/workspaces", "viewer")
 def get_workspaces():
     request = blueprint.current_request
-    return paginate(request, file_store.all_workspaces(), workspace_view)
+    return paginate(request, file_store.all_workspaces(), views.workspace_view)
 
 
 @api_route(blueprint, "/v6/files", "operator", methods=("POST",))
@@ -41,19 +43,19 @@ def post_file():
     principal = principal_of(request)
     project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
     file = service.add_file(json_body(request), principal, project)
-    return json_response(file_view(file), 201, {"Location": absolute_url(request, f"/v6/files/{file.id}/")})
+    return json_response(views.file_view(file), 201, {"Location": absolute_url(request, f"/v6/files/{file.id}/")})
 
 
 @api_route(blueprint, "/v6/files", "viewer")
 def get_files():
     request = blueprint.current_request
-    return paginate(request, service.list_files(query_params(request)), file_view)
+    return paginate(request, service.list_files(query_params(request)), views.file_view)
 
 
 @api_route(blueprint, "/v6/files/{file_id}", "viewer")
 def get_file(file_id):
     file, base_url = service.get_file(int_path(file_id))
-    return json_response(file_view(file, base_url))
+    return json_response(views.file_view(file, base_url))
 
 
 @api_route(blueprint, "/v6/workspaces/{workspace_id}", "viewer")
@@ -62,4 +64,4 @@ def get_workspace(workspace_id):
     if workspace is None:
         from chalicelib.errors import NotFound
         raise NotFound()
-    return json_response(workspace_view(workspace))
+    return json_response(views.workspace_view(workspace))

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib import rsql
 from chalicelib.handlers.common import api_route, json_response, principal_of, query_params
-from chalicelib.services import search_history as service
+from chalicelib.lazy import lazy
+
+rsql = lazy("chalicelib.rsql")
+service = lazy("chalicelib.services.search_history")
 
 blueprint = Blueprint(__name__)
 

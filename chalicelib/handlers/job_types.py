@@ -15,8 +15,10 @@ from chalicelib.handlers.common import (
     principal_of,
     query_params,
 )
-from chalicelib.services import job_types as service
-from chalicelib.views.job_types import job_type_details, job_type_list_item
+from chalicelib.lazy import lazy
+
+service = lazy("chalicelib.services.job_types")
+views = lazy("chalicelib.views.job_types")
 
 blueprint = Blueprint(__name__)
 
@@ -29,23 +31,23 @@ def post_job_type():
     registered = service.register_job_type(json_body(request), principal, project)
     job_type = registered.job_type
     location = absolute_url(request, f"/v6/job-types/{quote(job_type.name)}/{quote(job_type.version)}/")
-    return json_response(job_type_details(job_type),
+    return json_response(views.job_type_details(job_type),
                          201 if registered.created else 200, {"Location": location})
 
 
 @api_route(blueprint, "/v6/job-types", "viewer")
 def get_job_types():
     request = blueprint.current_request
-    return paginate(request, service.list_job_types(query_params(request)), job_type_list_item)
+    return paginate(request, service.list_job_types(query_params(request)), views.job_type_list_item)
 
 
 @api_route(blueprint, "/v6/job-types/{name}", "viewer")
 def get_job_type_versions(name):
     request = blueprint.current_request
-    return paginate(request, service.versions_of(unquote(name)), job_type_list_item)
+    return paginate(request, service.versions_of(unquote(name)), views.job_type_list_item)
 
 
 @api_route(blueprint, "/v6/job-types/{name}/{version}", "viewer")
 def get_job_type(name, version):
     job_type = service.get_job_type(unquote(name), unquote(version))
-    return json_response(job_type_details(job_type))
+    return json_response(views.job_type_details(job_type))

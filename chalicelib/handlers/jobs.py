@@ -16,10 +16,14 @@ from chalicelib.handlers.common import (
     principal_of,
     query_params,
 )
-from chalicelib.services import files as file_service
-from chalicelib.services import job_details, list_jobs, queue_job
-from chalicelib.views.files import file_view
-from chalicelib.views.jobs import job_row, superseded_summary
+from chalicelib.lazy import lazy
+
+file_service = lazy("chalicelib.services.files")
+job_details = lazy("chalicelib.services.job_details")
+list_jobs = lazy("chalicelib.services.list_jobs")
+queue_job = lazy("chalicelib.services.queue_job")
+file_views = lazy("chalicelib.views.files")
+job_views = lazy("chalicelib.views.jobs")
 
 blueprint = Blueprint(__name__)
 
@@ -32,8 +36,8 @@ def get_jobs():
 
     def render(job):
         old = listed.superseded.get(job.superseded_job_id)
-        summary = superseded_summary(old, listed.job_types.get(old.job_type_id)) if old else None
-        return job_row(job, listed.job_types.get(job.job_type_id), summary)
+        summary = job_views.superseded_summary(old, listed.job_types.get(old.job_type_id)) if old else None
+        return job_views.job_row(job, listed.job_types.get(job.job_type_id), summary)
 
     rows = [render(job) for job in listed.page.rows]
     return json_response(paged_body(request, page, listed.page.count, rows, listed.page.after,
@@ -59,7 +63,7 @@ def get_job(job_id):
 def get_job_input_files(job_id):
     request = blueprint.current_request
     files = file_service.job_input_files(int_path(job_id), query_params(request))
-    return paginate(request, files, file_view)
+    return paginate(request, files, file_views.file_view)
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}/executions", "viewer")

@@ -9,16 +9,21 @@ import html
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from chalice import Blueprint, Response
 
-from chalicelib import clock, execution_logs
+from chalicelib import clock
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.execution_logs import LogEntry
 from chalicelib.handlers.common import api_route, int_path, query_params
+from chalicelib.lazy import lazy
 from chalicelib.params import QueryParams, optional_time
 
+if TYPE_CHECKING:
+    from chalicelib.execution_logs import LogEntry
+
+execution_logs = lazy("chalicelib.execution_logs")
+LOG_IDS = ("stdout", "stderr", "combined")  # execution_logs.LOG_IDS, without importing it at cold start
 blueprint = Blueprint(__name__)
 
 FORMATS = ("json", "txt", "html")
@@ -39,7 +44,7 @@ def log_query(params: QueryParams) -> LogQuery:
 
 @api_route(blueprint, "/v6/job-executions/{execution_id}/logs/{log_id}", "viewer")
 def get_execution_log(execution_id, log_id):
-    if log_id not in execution_logs.LOG_IDS:
+    if log_id not in LOG_IDS:
         raise NotFound()
     execution = int_path(execution_id)
     query = log_query(query_params(blueprint.current_request))

@@ -62,7 +62,8 @@ def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
         raise StaleUpdate(f"job {job_id} exe {exe_num} is not running") from error
 
 
-def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: datetime, output: dict | None) -> None:
+def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: datetime, output: dict | None,
+                  phases: list[tuple[str, str]] = ()) -> None:
     """Record an execution's end and the job's fate in one transaction.
 
     `job_outcome["status"]` is COMPLETED, FAILED or QUEUED (an automatic retry: `num_exes` + 1, held
@@ -70,7 +71,7 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
     and the execution still RUNNING.
     """
     exe_num = execution_update["exe_num"]
-    phases = [{"status": name, "at": at, "exe_num": exe_num} for name, at in execution_update.pop("phases", [])]
+    earlier = [{"status": name, "at": at, "exe_num": exe_num} for name, at in phases]
     status = job_outcome["status"]
     error = job_outcome.get("error")
     error_actions = ([Job.error.set(error), Job.error_id.set(error["id"]), Job.error_category.set(error["category"])]
@@ -83,13 +84,13 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
         retry_at = job_outcome["dispatch_after"]
         # The failed attempt ends (FINISHED in the history), then the retry starts again at QUEUED.
         entries = [("FAILED", exe_num), ("QUEUED", exe_num + 1)]
-        actions = _touch(job.id, "QUEUED", job.job_type_id, now, entries, phases) + error_actions + measures + [
+        actions = _touch(job.id, "QUEUED", job.job_type_id, now, entries, earlier) + error_actions + measures + [
             Job.num_exes.set(exe_num + 1), Job.queued.set(now), Job.started.remove(), Job.ended.remove(),
             Job.node_id.remove(), Job.node_hostname.remove(), Job.dispatch_after.set(retry_at),
             Job.queue_shard.set("queued"), Job.queue_key.set(queue_key(job.priority, now, job.id)),
         ]
     else:
-        actions = _touch(job.id, status, job.job_type_id, now, [(status, exe_num)], phases) + error_actions + [
+        actions = _touch(job.id, status, job.job_type_id, now, [(status, exe_num)], earlier) + error_actions + [
             *measures, Job.ended.set(now), Job.queue_shard.remove(), Job.queue_key.remove()]
     execution_actions = [getattr(JobExecution, key).set(value) for key, value in execution_update.items()
                          if key not in ("job_id", "exe_num") and value is not None]

@@ -129,11 +129,10 @@ def on_finished(job_id: int, exe_num: int, result, now: datetime | None = None) 
         "output": {"output_data": [{"name": f.job_output, "file_id": f.id} for f in output_files]},
         "cpu_seconds": result.cpu_seconds, "wall_seconds": result.wall_seconds,
         "peak_memory_mib": result.peak_memory_mib, "last_modified": now,
-        "phases": _phases(result.task_results),
     }
     outcome = _fate(job, exe_num, error, now)
     try:
-        job_state.end_execution(job, update, outcome, now, output)
+        job_state.end_execution(job, update, outcome, now, output, _phases(result.task_results))
     except StaleUpdate:
         logger.info("end of job %s exe %s was stale", job_id, exe_num)
         return None
@@ -216,9 +215,10 @@ def fail_overdue(job_id: int, exe_num: int, detail: str) -> str | None:
 
 
 def _system_failure(failure: str, detail: str):
-    from types import SimpleNamespace
+    """A result for an execution the service ends itself (the runner never reported)."""
+    from chalicelib.runners.base import ExecutionResult
     now = clock.now()
-    return SimpleNamespace(exit_code=None, failure=failure, detail=detail,
+    return ExecutionResult(exit_code=None, failure=failure, detail=detail,
                            task_results={"tasks": [], "detail": detail, "at": iso(now)}, output_files=(),
                            output_json={}, cpu_seconds=None, wall_seconds=None, peak_memory_mib=None,
                            started=now, ended=now)

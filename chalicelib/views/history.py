@@ -10,6 +10,7 @@ from chalicelib.timeutil import iso
 SETUP_ERRORS = {"missing-setting", "missing-mount", "filesystem-io"}
 PHASES = {"UPLOADING", "EXECUTING", "DOWNLOADING"}
 FINAL = {"FAILED", "COMPLETED", "CANCELED"}
+STEP_ORDER = {"PENDING": 0, "BLOCKED": 0, "QUEUED": 1, "RUNNING": 2, "UPLOADING": 3, "EXECUTING": 4, "DOWNLOADING": 5}
 
 # Scalar fields a caller may sort by (`attr`), with the history value they sort on.
 SORTABLE = (
@@ -56,8 +57,9 @@ def job_status(job: Job) -> str:
 
 def status_history(job: Job) -> list[dict]:
     history = [{"status": "SCHEDULED", "timestamp": job.created}]
-    # Phases of an execution may be recorded when it ends: order by time (stable for equal times).
-    for entry in sorted(job.timeline or [], key=lambda e: (e.get("exe_num", 0), e["at"])):
+    # Phases of an execution may be recorded when it ends: order by time, then by their natural order.
+    for entry in sorted(job.timeline or [], key=lambda e: (e.get("exe_num", 0), e["at"],
+                                                           STEP_ORDER.get(e["status"], len(STEP_ORDER)))):
         status = entry["status"]
         mapped = ("FINISHED" if status in FINAL else "INIT" if status == "RUNNING" else status
                   if status in PHASES or status == "QUEUED" else None)
