@@ -23,7 +23,7 @@ import botocore.client
 import requests
 
 JOBS = int(os.environ.get("BENCH_JOBS", "200"))
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "1"))
 _muted = threading.local()
 calls: Counter = Counter()
 _original = botocore.client.BaseClient._make_api_call
@@ -38,15 +38,17 @@ def _counting(self, operation_name, api_params):
 def main() -> None:
     botocore.client.BaseClient._make_api_call = _counting
     from local.stack import LocalStack, free_port
-    from local.workers import LocalWorkers
     data_dir = Path(tempfile.mkdtemp(prefix="bench-run-"))
     stack = LocalStack(data_dir=data_dir, port=free_port(), admin_token="bench", snapshot_seconds=3600)
     stack.configure_environment()
     stack.start_moto()
     stack.prepare(demo=False)
     stack.serve()
-    workers = LocalWorkers(data_dir, stack.endpoint, threading.Event(), sweep_seconds=3600)
-    workers.start()
+    os.environ["JOBS_SWEEP_SECONDS"] = "3600"
+    worker_calls_file = data_dir / "worker-calls.json"
+    os.environ["JOBS_COUNT_CALLS_FILE"] = str(worker_calls_file)
+    stack.start_workers()
+    slots = int(os.environ.get("JOBS_WORKER_SLOTS") or os.cpu_count() or 1)
     base = f"http://127.0.0.1:{stack.port}"
     headers = {"Authorization": "Bearer bench"}
     from local.sample_data import manifest
@@ -86,13 +88,15 @@ def main() -> None:
     latencies = sorted((get_execution(j.id, 1).started - j.created).total_seconds() * 1000 for j in jobs)
     _muted.on = False
     failed = sum(1 for j in jobs if j.status != "COMPLETED")
+    stack._workers.stop()
+    import json
+    calls.update(json.loads(worker_calls_file.read_text()))
     total_calls = sum(calls.values())
-    workers.stop()
     stack._http.shutdown()
     stack._moto.stop()
     p95 = latencies[int(len(latencies) * 0.95) - 1]
     lines = [
-        f"{JOBS} jobs running `true`, {workers.slots} slots (the default: one per CPU), submitted over HTTP by "
+        f"{JOBS} jobs running `true`, {slots} slots (the default: one per CPU), submitted over HTTP by "
         f"{CLIENTS} concurrent clients ({submitted:.1f} s to submit them all).",
         "",
         "| measure | value |", "|---|---:|",

@@ -133,16 +133,18 @@ class LocalStack:
             except Exception:  # noqa: BLE001 - keep serving; the next round tries again
                 log.exception("periodic snapshot failed")
 
+    def start_workers(self) -> None:
+        """The worker side (node, runner, SQS poller, sweeps) in its own process, as worker nodes are
+        apart from the API in a deployment: the two do not compete for one interpreter lock."""
+        self._workers = _WorkerProcess(self.data_dir)
+
     # -- run --------------------------------------------------------------------------------------
     def run(self, demo: bool) -> int:
         self.configure_environment()
         self.start_moto()
         self.prepare(demo)
         self.serve()
-        from local.workers import LocalWorkers
-        self._workers = LocalWorkers(self.data_dir, self.endpoint, self._stop,
-                                     sweep_seconds=float(os.environ.get("JOBS_SWEEP_SECONDS") or 15))
-        self._workers.start()
+        self.start_workers()
         threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
         print(f"Job service running at http://127.0.0.1:{self.port}/  (docs: http://127.0.0.1:{self.port}/docs)",
               flush=True)
@@ -160,6 +162,7 @@ class LocalStack:
             self._http.shutdown()
         if self._workers is not None:
             self._workers.stop()
+            self._workers = None
         code = 0
         try:
             self.snapshot()
@@ -170,6 +173,43 @@ class LocalStack:
             self._moto.stop()
         print("stopped", flush=True)
         return code
+
+
+class _WorkerProcess:
+    """`python -m local.workers`, which dies with this process (Linux parent-death signal) and stops its
+    executions on SIGTERM."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import subprocess
+        env = {**os.environ, "JOBS_DATA_DIR": str(data_dir)}
+        self.process = subprocess.Popen([sys.executable, "-m", "local.workers"], env=env, stdout=subprocess.PIPE,
+                                        text=True, preexec_fn=_die_with_parent)
+        line = self.process.stdout.readline()
+        if not line.startswith("workers ready"):
+            self.process.kill()
+            raise RuntimeError(f"the worker process did not start: {line!r}")
+        threading.Thread(target=self._relay, daemon=True).start()
+
+    def _relay(self) -> None:
+        for line in self.process.stdout:
+            print(line, end="", flush=True)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            self.process.kill()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent dies (a kill -9 of the stack
+    must not leave a worker running jobs against a moto that is gone)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 class _MotoProcess:

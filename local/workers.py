@@ -139,3 +139,46 @@ def _sqs_record(message: dict, url: str) -> dict:
     return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
             "attributes": message.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": message.get("MD5OfBody"),
             "eventSource": "aws:sqs", "eventSourceARN": url, "awsRegion": "us-east-1"}
+
+
+def main() -> int:
+    """The worker process the local stack starts: its environment points at the stack's moto."""
+    import signal
+
+    from chalicelib.config import reset_settings
+    from chalicelib.models.tables import configure_tables
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+    reset_settings()
+    configure_tables()
+    stop = threading.Event()
+    workers = LocalWorkers(Path(os.environ["JOBS_DATA_DIR"]), os.environ.get("AWS_ENDPOINT_URL", ""), stop,
+                           sweep_seconds=float(os.environ.get("JOBS_SWEEP_SECONDS") or 15))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    counts = _count_aws_calls() if os.environ.get("JOBS_COUNT_CALLS_FILE") else None
+    workers.start()
+    print(f"workers ready: node {workers.node.hostname} with {workers.slots} slots", flush=True)
+    stop.wait()
+    workers.stop()
+    if counts is not None:  # for bench/run_jobs.py: what the worker side cost, by operation
+        import json
+        Path(os.environ["JOBS_COUNT_CALLS_FILE"]).write_text(json.dumps(counts))
+    return 0
+
+
+def _count_aws_calls() -> dict:
+    import botocore.client
+    counts: dict[str, int] = {}
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        key = f"{self.meta.service_model.service_name}:{operation_name}"
+        counts[key] = counts.get(key, 0) + 1
+        return original(self, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = counting
+    return counts
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
