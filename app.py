@@ -1,10 +1,10 @@
 """The Chalice application: routes and event handlers are registered here; no logic lives here."""
 from chalice import Chalice
 
-from chalicelib.handlers import docs, events, files, history, job_types, jobs, logs
+from chalicelib.handlers import bulk, console, docs, events, files, history, job_types, jobs, logs
 from chalicelib.handlers.common import http_middleware
 
 app = Chalice(app_name="jobs-service")
 app.register_middleware(http_middleware, "http")
-for module in (jobs, job_types, files, history, logs, events, docs):
+for module in (jobs, bulk, job_types, files, history, logs, console, events, docs):
     app.register_blueprint(module.blueprint)

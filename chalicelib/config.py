@@ -27,11 +27,19 @@ class Settings:
     node_lost_seconds: float = 90.0
     # A QUEUED job not dispatched for this long gets its dispatch message again.
     redispatch_seconds: float = 60.0
+    # Origins allowed to call from a browser: ("*",) for any (the default: no credentials travel by
+    # cookie), or a list (JOBS_CORS_ORIGINS="https://a.example,https://b.example").
+    cors_origins: tuple[str, ...] = ("*",)
+    # Let requests without credentials read (GET) as an anonymous viewer (the original's public reads).
+    anonymous_reads: bool = False
     default_page_size: int = 100
     max_page_size: int = 1000
     # The CloudWatch Logs group of execution logs; by default `<table prefix>job-executions`
     # (chalicelib.execution_logs).
     log_group: str | None = None
+    # The bulk cancel/requeue state machine's ARN when the deployment gives it (the template does);
+    # otherwise found by name, `<table prefix>bulk-jobs` (local stack, tests).
+    bulk_state_machine_arn: str | None = None
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -49,11 +57,14 @@ def get_settings() -> Settings:
         public_url=_env("JOBS_PUBLIC_URL"),
         dispatch_queue_url=_env("JOBS_DISPATCH_QUEUE_URL"),
         log_group=_env("JOBS_LOG_GROUP"),
+        bulk_state_machine_arn=_env("JOBS_BULK_STATE_MACHINE_ARN"),
         idempotency_seconds=int(_env("JOBS_IDEMPOTENCY_SECONDS", "86400") or 86400),
         retry_base_seconds=float(_env("JOBS_RETRY_BASE_SECONDS", "30") or 30),
         retry_max_seconds=float(_env("JOBS_RETRY_MAX_SECONDS", "900") or 900),
         node_lost_seconds=float(_env("JOBS_NODE_LOST_SECONDS", "90") or 90),
         redispatch_seconds=float(_env("JOBS_REDISPATCH_SECONDS", "60") or 60),
+        cors_origins=tuple(o.strip() for o in (_env("JOBS_CORS_ORIGINS", "*") or "*").split(",") if o.strip()),
+        anonymous_reads=(_env("JOBS_ANONYMOUS_READS", "false") or "").lower() in ("1", "true", "yes", "on"),
     )
 
 

@@ -96,6 +96,58 @@ def _op(summary: str, description: str, role: str | None, params: list | None = 
     return operation
 
 
+_ID_LIST = {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}],
+            "description": "A list; a single value is taken as a one-element list."}
+_STRING_LIST = {"oneOf": [{"type": "string"}, {"type": "array", "items": {}}],
+                "description": "A list (nested lists are flattened); a single value is a one-element list."}
+BULK_BODY = {"type": "object", "properties": {
+    "started": {"type": "string", "description": "Only jobs last modified at or after this time."},
+    "ended": {"type": "string", "description": "Only jobs last modified at or before this time."},
+    "status": {"type": "string", "enum": STATUSES},
+    "job_ids": _ID_LIST, "job_type_ids": _ID_LIST, "batch_ids": _ID_LIST, "recipe_ids": _ID_LIST,
+    "error_ids": _ID_LIST, "job_type_names": _STRING_LIST, "error_categories": _STRING_LIST,
+    "job_types": {"type": "array", "items": {"type": "object", "required": ["name", "version"], "properties": {
+        "name": {"type": "string"}, "version": {"type": "string"}}}},
+    "is_superseded": {"type": "boolean"},
+    "all": {"type": "boolean", "description": "Required (true) when no filter is given: act on every job."},
+    "reason": {"type": "string", "maxLength": 1000, "description": "Stored on the operation and on each job changed."},
+    "dry_run": {"type": "boolean", "description": "Only count the jobs that would change (200 `{count, job_ids}`)."},
+    "url": {"description": "Ignored (the original console sends it)."},
+}}
+
+
+def _bulk_op(kind: str, description: str) -> dict:
+    body = dict(BULK_BODY, properties=dict(BULK_BODY["properties"]))
+    if kind == "requeue":
+        body["properties"]["priority"] = {"type": "integer", "description": "Queue priority of the requeued jobs."}
+    operation = _op(f"Bulk {kind}", description + " Answers 202 with `Location` of the bulk operation that "
+                    "tracks it (`dry_run`: 200 with the count). Unknown fields are refused (400), so a misspelt "
+                    "filter never widens what is changed.", "operator",
+                    responses={"202": _json("The bulk operation, RUNNING"), "200": _json("Dry run: the count"),
+                               "415": ERROR})
+    operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+def _bulk_paths() -> dict:
+    return {
+        "/v6/jobs/cancel/": {"post": _bulk_op(
+            "cancel", "Cancels the jobs the filter selects (the filters of `GET /v6/jobs/`, `started`/`ended` on "
+            "last_modified) that are not COMPLETED or already CANCELED; a RUNNING job's execution ends CANCELED "
+            "and its process is stopped.")},
+        "/v6/jobs/requeue/": {"post": _bulk_op(
+            "requeue", "Queues again the FAILED and CANCELED jobs the filter selects that are not superseded "
+            "(`num_exes` + 1, `max_tries` = `num_exes` + the job type's `max_tries`, `priority` override).")},
+        "/v6/jobs/bulk-operations/": {"get": _op(
+            "Bulk operations", "Cancels and requeues, newest first: kind, filter, requested_by, reason, state "
+            "(RUNNING, SUCCEEDED, FAILED), matched/changed/skipped counts, started/ended.", "viewer", PAGING,
+            {"200": _json("A page of bulk operations", "Page")})},
+        "/v6/jobs/bulk-operations/{operation_id}/": {"get": _op(
+            "Bulk operation", "One bulk operation and its progress.", "viewer",
+            [_path_id("operation_id", "bulk operation")], {"200": _json("The bulk operation")})},
+    }
+
+
 def _paths() -> dict:
     job_id = _path_id("job_id", "job")
     return {
@@ -140,6 +192,7 @@ def _paths() -> dict:
             "Execution details", "One execution with task results, resources, configuration and output.",
             "viewer", [job_id, _param("exe_num", "integer", "Execution number.", location="path")],
             {"200": _json("The execution")})},
+        **_bulk_paths(),
         "/v6/job-executions/{execution_id}/logs/{log_id}/": {"get": _op(
             "Log of a job execution",
             "The execution's stdout, stderr or both merged (`combined`), in time order (`scale_order_num` "
@@ -217,6 +270,25 @@ def _paths() -> dict:
             "Marks the job deleted for the history (`isDeleted` true; it stays searchable with `isDeleted==true`); "
             "the job itself stays in `/v6`. Only jobs of your projects (any, for an admin).", "submitter",
             [_path_id("job_id", "job")], {"204": {"description": "Marked deleted"}})},
+        "/v6/version/": {"get": _op("Service version", "`{\"version\": ...}`.", "viewer",
+                                    responses={"200": _json("The version")})},
+        "/v6/scheduler/": {
+            "get": _op("Scheduler state", "`is_paused`, `num_message_handlers`, `system_logging_level`.", "viewer",
+                       responses={"200": _json("The scheduler")}),
+            "patch": _op("Pause or resume dispatch", "Body `{\"is_paused\": true|false}` (and optionally "
+                         "`system_logging_level`). While paused nothing is dispatched; running jobs go on. The "
+                         "state survives restarts.", "operator", responses={"200": _json("The scheduler"),
+                                                                           "415": ERROR})},
+        "/v6/status/": {"get": _op(
+            "Cluster status", "Resources of the nodes (`resources.{cpus,mem,disk,gpus}.{total,running,unavailable}`), "
+            "the nodes and the job types running; 204 before any node registered.", "viewer",
+            responses={"200": _json("The status"), "204": {"description": "No node yet"}})},
+        "/v6/job-types/status/": {"get": _op(
+            "Job counts per job type", "For each job type with jobs last modified in the window (`started`, "
+            "default the last 3 hours; `ended`), the jobs by status with the most recent change.", "viewer",
+            PAGING + [_param("started", "datetime", "Start of the window (default PT3H)."),
+                      _param("ended", "datetime", "End of the window.")],
+            {"200": _json("A page of job types with counts", "Page")})},
         "/openapi.json": {"get": _op("This document", "OpenAPI 3 description of the API.", None,
                                      responses={"200": _json("OpenAPI document")})},
         "/docs": {"get": _op("Readable API documentation", "This document as an HTML page.", None,

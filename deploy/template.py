@@ -12,6 +12,7 @@ from pathlib import Path
 from chalicelib.execution_logs import LOG_GROUP_LOGICAL_ID, cloudformation_log_group
 from chalicelib.models.schema import cloudformation_tables
 from chalicelib.queues import QUEUES, cloudformation_queues
+from chalicelib.workflows import definition as bulk_definition
 
 TEMPLATE = Path(__file__).with_name("resources.json")
 
@@ -40,10 +41,14 @@ def build() -> dict:
         ["logs:CreateLogStream", "logs:PutLogEvents", "logs:GetLogEvents", "logs:DescribeLogStreams"],
         [{"Fn::Sub": ["${Arn}", {"Arn": log_group_arn}]},
          {"Fn::Sub": ["${Arn}:log-stream:*", {"Arn": log_group_arn}]}])
+    resources.update(_bulk_state_machine())
+    resources["JobsBulkStartPolicy"] = _policy(
+        "Start bulk cancel/requeue executions", ["states:StartExecution"], [{"Ref": "BulkJobsStateMachine"}])
     # Chalice names the role its functions share "DefaultRole"; the merge adds our policies to it.
     resources["DefaultRole"] = {"Properties": {"ManagedPolicyArns": [{"Ref": "JobsDataAccessPolicy"},
                                                                      {"Ref": "JobsQueueSendPolicy"},
-                                                                     {"Ref": "JobsLogsPolicy"}]}}
+                                                                     {"Ref": "JobsLogsPolicy"},
+                                                                     {"Ref": "JobsBulkStartPolicy"}]}}
     # Poison dispatch messages end in the dead-letter queue; operators hear of it from this alarm.
     resources["DispatchDeadLetterAlarm"] = {
         "Type": "AWS::CloudWatch::Alarm",
@@ -63,8 +68,32 @@ def build() -> dict:
     return {
         "Globals": {"Function": {"Environment": {"Variables": {
             "JOBS_TABLE_PREFIX": {"Fn::Sub": "${AWS::StackName}-"},
-            "JOBS_DISPATCH_QUEUE_URL": {"Ref": "DispatchQueue"}}}}},
+            "JOBS_DISPATCH_QUEUE_URL": {"Ref": "DispatchQueue"},
+            "JOBS_BULK_STATE_MACHINE_ARN": {"Ref": "BulkJobsStateMachine"}}}}},
         "Resources": resources,
+    }
+
+
+def _bulk_state_machine() -> dict:
+    """The bulk cancel/requeue workflow: `statemachines/bulk_jobs.asl.json` verbatim as `Definition` (so
+    cfn-lint checks the ASL), its placeholders filled by `DefinitionSubstitutions`. Chalice names the
+    `bulk_chunk` function's resource `BulkChunk`."""
+    return {
+        "BulkJobsStateMachine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineName": {"Fn::Sub": "${AWS::StackName}-bulk-jobs"},
+            "StateMachineType": "STANDARD",
+            "Definition": bulk_definition(),
+            "DefinitionSubstitutions": {"BulkChunkFunctionArn": {"Fn::GetAtt": ["BulkChunk", "Arn"]},
+                                        "BulkOperationsTable": {"Ref": "BulkOperationsTable"}},
+            "RoleArn": {"Fn::GetAtt": ["BulkJobsStateMachineRole", "Arn"]}}},
+        "BulkJobsStateMachineRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "bulk-jobs", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                 "Resource": [{"Fn::GetAtt": ["BulkChunk", "Arn"]}]},
+                {"Effect": "Allow", "Action": ["dynamodb:UpdateItem"],
+                 "Resource": [{"Fn::GetAtt": ["BulkOperationsTable", "Arn"]}]}]}}]}},
     }
 
 

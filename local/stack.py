@@ -60,8 +60,11 @@ class LocalStack:
         import requests
         if (os.environ.get("JOBS_MOTO") or "process") == "thread":
             from moto.server import ThreadedMotoServer
+
+            from local.lambdas import route_bulk_chunk
             self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
             self._moto.start()
+            route_bulk_chunk()
         else:
             self._moto = _MotoProcess(self.moto_port)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -84,6 +87,9 @@ class LocalStack:
         create_queues(session.client("sqs", endpoint_url=self.endpoint), "local-")
         from chalicelib.execution_logs import create_log_group
         create_log_group(session.client("logs", endpoint_url=self.endpoint), "local-")
+        from chalicelib.workflows import create_state_machine
+        create_state_machine(session.client("stepfunctions", endpoint_url=self.endpoint), "local-",
+                             os.environ["AWS_DEFAULT_REGION"])
         stats = restore_snapshot(session, self.endpoint, self.data_dir)
         if stats is not None:
             print(f"restored snapshot: {stats}", flush=True)
@@ -213,14 +219,15 @@ def _die_with_parent() -> None:
 
 
 class _MotoProcess:
-    """`python -m moto.server` on a loopback port, stopped with the stack."""
+    """`python -m local.moto_server` (moto's server, with the bulk chunk Lambda routed to our handler) on a
+    loopback port, stopped with the stack."""
 
     def __init__(self, port: int) -> None:
         import subprocess
 
         import requests
         env = {**os.environ, "MOTO_PORT": str(port)}
-        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30

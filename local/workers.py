@@ -75,7 +75,7 @@ class LocalWorkers:
                                   log_sink_factory=lambda spec: CloudWatchLogSink(spec.cluster_id))
         runtime.install(runtime.Runtime(self.runner, self.node.id, self.node.hostname, resources))
         for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps"),
-                             (self._heartbeat_loop, "heartbeat")):
+                             (self._heartbeat_loop, "heartbeat"), (self._cancel_watch_loop, "cancel-watch")):
             threading.Thread(target=target, name=name, daemon=True).start()
 
     def _end_orphans(self) -> None:
@@ -126,6 +126,16 @@ class LocalWorkers:
                 nodes.heartbeat(self.node.id, clock.now())
             except Exception:  # noqa: BLE001
                 log.exception("heartbeat failed")
+
+    def _cancel_watch_loop(self) -> None:
+        """Executions canceled by a bulk cancel (which runs elsewhere) are stopped within a few seconds."""
+        from chalicelib.services.cancel_watch import stop_canceled
+        seconds = float(os.environ.get("JOBS_CANCEL_WATCH_SECONDS") or 2)
+        while not self.stop_event.wait(seconds):
+            try:
+                stop_canceled(self.runner)
+            except Exception:  # noqa: BLE001
+                log.exception("cancel watch failed")
 
     def stop(self) -> None:
         from chalicelib.services import runtime

@@ -41,7 +41,9 @@ def fresh_aws(workspace: Path):
     from chalicelib import aws as aws_clients
     from chalicelib.config import reset_settings
     reset_settings()
-    with mock_aws():
+    # Step Functions executions really run (in a background thread), their Lambda tasks routed to our
+    # handlers in this process (local/lambdas.py).
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         import boto3
 
         from chalicelib.bootstrap import prepare_store
@@ -59,6 +61,11 @@ def fresh_aws(workspace: Path):
         reset_queue_urls()
         create_tables(boto3.client("dynamodb"), "test-")
         create_queues(boto3.client("sqs"), "test-")
+        from chalicelib import workflows
+        from local.lambdas import route_bulk_chunk
+        workflows.forget_arns()
+        workflows.create_state_machine(boto3.client("stepfunctions"), "test-", "us-east-1")
+        route_bulk_chunk()
         workspace.mkdir(parents=True, exist_ok=True)
         prepare_store(str(workspace))
         yield workspace
@@ -102,6 +109,10 @@ class Api:
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         payload = raw if raw is not None else json.dumps(body)
         return self.client.http.post(path, body=payload, headers=self._headers(all_headers))
+
+    def patch(self, path: str, body=None, headers: dict | None = None):
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        return self.client.http.patch(path, body=json.dumps(body), headers=self._headers(all_headers))
 
     def delete(self, path: str):
         return self.client.http.delete(path, headers=self._headers(None))

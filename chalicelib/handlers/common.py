@@ -8,7 +8,7 @@ import logging
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from chalice import Blueprint, Response
+from chalice import Blueprint, CORSConfig, Response
 
 from chalicelib import auth
 from chalicelib.config import get_settings
@@ -34,7 +34,7 @@ def api_route(blueprint: Blueprint, path: str, role: str | None, methods: tuple[
                 return view(*args, **kwargs)
             except ServiceError as error:
                 return error_response(error.status, error.detail)
-        return blueprint.route(path, methods=list(methods))(handle)
+        return blueprint.route(path, methods=list(methods), cors=cors_config())(handle)
     return register
 
 
@@ -49,14 +49,17 @@ def error_response(status: int, detail: str) -> Response:
 
 
 def http_middleware(event, get_response):
-    """Authenticate, check the route's role, and turn domain errors into JSON responses."""
+    """Authenticate, check the route's role, turn domain errors into JSON responses, and put the CORS
+    headers on every response, errors included (a browser hides an error without them)."""
+    return _with_cors(event, _handle(event, get_response))
+
+
+def _handle(event, get_response):
     try:
         route = (event.method, event.context.get("resourcePath", ""))
         role = ROUTE_ROLES.get(route, "viewer")
         if role is not None:
-            principal = auth.authenticate(event.headers, event.context)
-            auth.require(principal, role)
-            event.context["principal"] = principal
+            event.context["principal"] = _principal(event, role)
         response = get_response(event)
     except ServiceError as error:
         return error_response(error.status, error.detail)
@@ -64,6 +67,50 @@ def http_middleware(event, get_response):
         logger.exception("unhandled error on %s %s", event.method, event.path)
         return error_response(500, "Internal server error.")
     return _framework_error(event, response)
+
+
+ANONYMOUS = auth.Principal("anonymous", "viewer", ())
+
+
+def _principal(event, role: str) -> auth.Principal:
+    """Who calls; with JOBS_ANONYMOUS_READS on, a request without credentials may read as `anonymous`
+    (the original's public-read switch; off by default)."""
+    if (role == "viewer" and get_settings().anonymous_reads and event.method == "GET"
+            and not event.headers.get("authorization")):
+        return ANONYMOUS
+    principal = auth.authenticate(event.headers, event.context)
+    auth.require(principal, role)
+    return principal
+
+
+EXPOSED_HEADERS = "Location,X-Log-Truncated,X-Log-Next-Started"
+
+
+def _with_cors(event, response):
+    origins = get_settings().cors_origins
+    origin = event.headers.get("origin")
+    if origins == ("*",):
+        allowed = "*"
+    elif origin in origins:
+        allowed = origin
+    else:  # not an allowed origin: no CORS headers at all, whatever the route's preflight config said
+        for name in [h for h in response.headers if h.lower().startswith("access-control-")]:
+            del response.headers[name]
+        return response
+    response.headers["Access-Control-Allow-Origin"] = allowed
+    response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    if allowed != "*":
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+def cors_config() -> CORSConfig:
+    """Preflights (OPTIONS) are answered by API Gateway (and Chalice's local server) from this: the
+    first configured origin, or any."""
+    origins = get_settings().cors_origins
+    return CORSConfig(allow_origin=origins[0], allow_headers=["Authorization", "Content-Type", "Idempotency-Key",
+                                                             "X-Jobs-Project"],
+                      expose_headers=EXPOSED_HEADERS.split(","), max_age=600)
 
 
 def _framework_error(event, response):

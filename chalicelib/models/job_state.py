@@ -110,3 +110,51 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
 def set_unmet_resources(job_type_id: int, unmet: str | None) -> None:
     actions = [JobType.unmet_resources.set(unmet)] if unmet else [JobType.unmet_resources.remove()]
     JobType(job_type_id).update(actions=actions, condition=JobType.id.exists())
+
+
+CANCELLABLE = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED")
+REQUEUEABLE = ("FAILED", "CANCELED")
+
+
+def cancel(job: Job, now: datetime, operation: dict) -> None:
+    """Any status but COMPLETED/CANCELED -> CANCELED, while the job is still in the status and on the
+    exe_num it was read with. A RUNNING job's execution ends CANCELED in the same transaction (its end
+    report, arriving later, then finds nothing to change)."""
+    if job.status not in CANCELLABLE:
+        raise StaleUpdate(f"job {job.id} is {job.status}")
+    actions = _touch(job.id, "CANCELED", job.job_type_id, now, [("CANCELED", job.num_exes)]) + [
+        Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(), Job.node_id.remove(),
+        Job.node_hostname.remove(), Job.queue_shard.remove(), Job.queue_key.remove(), Job.dispatch_after.remove(),
+        Job.bulk_operation.set(operation)]
+    condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)
+    try:
+        if job.status != "RUNNING":
+            Job(job.id).update(actions=actions, condition=condition)
+            return
+        with write_transaction() as transaction:
+            transaction.update(Job(job.id), actions=actions + [Job.ended.set(now)], condition=condition)
+            transaction.update(JobExecution(job.id, job.num_exes), condition=JobExecution.status == "RUNNING",
+                               actions=[JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
+                                        JobExecution.last_modified.set(now)])
+    except (UpdateError, TransactWriteError) as error:
+        raise StaleUpdate(f"job {job.id} exe {job.num_exes} changed before it could be canceled") from error
+
+
+def requeue(job: Job, job_type_max_tries: int, priority: int, now: datetime, operation: dict) -> None:
+    """FAILED/CANCELED (not superseded) -> QUEUED as execution num_exes + 1, with
+    max_tries = num_exes + the job type's max_tries, while the job is as it was read."""
+    if job.status not in REQUEUEABLE or job.is_superseded:
+        raise StaleUpdate(f"job {job.id} is {job.status}")
+    exe_num = job.num_exes + 1
+    actions = _touch(job.id, "QUEUED", job.job_type_id, now, [("QUEUED", exe_num)]) + [
+        Job.num_exes.set(exe_num), Job.max_tries.set(job.num_exes + job_type_max_tries), Job.priority.set(priority),
+        Job.queued.set(now), Job.started.remove(), Job.ended.remove(), Job.node_id.remove(),
+        Job.node_hostname.remove(), Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(),
+        Job.dispatch_after.remove(), Job.queue_shard.set("queued"), Job.queue_key.set(queue_key(priority, now, job.id)),
+        Job.bulk_operation.set(operation)]
+    condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)
+                 & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False)))  # noqa: E712
+    try:
+        Job(job.id).update(actions=actions, condition=condition)
+    except UpdateError as error:
+        raise StaleUpdate(f"job {job.id} exe {job.num_exes} changed before it could be requeued") from error

@@ -456,3 +456,9 @@ def jobs_in_status(status: str, before: datetime | None = None) -> Iterator[Job]
     """Jobs now in `status`, optionally only those last modified before a time (sweeps)."""
     condition = Job.modified_key < modified_key(before, 0) if before else None
     return Job.by_status.query(status, range_key_condition=condition)
+
+
+def jobs_modified_between(f: JobFilter) -> Iterator[Job]:
+    """Every job whose last_modified is in the filter's window, from the by-modified index."""
+    plan = plan_query(JobFilter(modified_after=f.modified_after, modified_before=f.modified_before))
+    return _read_all(plan)

@@ -224,6 +224,8 @@ class Job(BaseModel):
     wall_seconds = NumberAttribute(null=True)
     peak_memory_mib = NumberAttribute(null=True)
     history_deleted = BooleanAttribute(default=False)
+    # {id, kind, reason}: the bulk operation that last changed this job (cancel/requeue).
+    bulk_operation = JSONAttribute(null=True)
 
     by_modified = JobsByModified()
     by_status = JobsByStatus()
@@ -440,6 +442,18 @@ class TriggerEvent(BaseModel):
     description = JSONAttribute(null=True)
 
 
+# --- system settings --------------------------------------------------------------------------------
+
+@_table("settings")
+class SystemSetting(BaseModel):
+    """Service-wide switches that must survive restarts (the scheduler's pause)."""
+    class Meta(BaseModel.Meta):
+        pass
+    name = UnicodeAttribute(hash_key=True)
+    value = JSONAttribute()
+    last_modified = UTCDateTimeAttribute()
+
+
 # --- workspaces and files --------------------------------------------------------------------------
 
 @_table("workspaces")
@@ -513,6 +527,43 @@ class IdempotencyRecord(BaseModel):
     in_progress_expiration = NumberAttribute(null=True)  # epoch ms: a dead request's claim ends here
     data = UnicodeAttribute(null=True)        # the JSON result of the first request
     validation = UnicodeAttribute(null=True)  # hash of the first request, compared on a repeat
+
+
+# --- bulk operations -------------------------------------------------------------------------------
+
+class BulkOperationsByShard(GlobalSecondaryIndex):
+    """Every operation in one partition, newest first by id: the list is read from here."""
+    Meta = _index("by-shard")
+    shard = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+@_table("bulk-operations")
+class BulkOperation(BaseModel):
+    """One bulk cancel or requeue (`POST /v6/jobs/cancel|requeue/`) and its progress."""
+    class Meta(BaseModel.Meta):
+        pass
+    id = NumberAttribute(hash_key=True)
+    shard = UnicodeAttribute(default="operations")
+    kind = UnicodeAttribute()                 # cancel | requeue
+    filter = JSONAttribute()                  # the body's filter, normalised
+    job_filter = JSONAttribute()              # the JobFilter it compiled to (job types resolved to ids)
+    requested_by = UnicodeAttribute(null=True)
+    project = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    priority = NumberAttribute(null=True)     # requeue: the queue priority override
+    state = UnicodeAttribute()                # RUNNING | SUCCEEDED | FAILED
+    matched = NumberAttribute(default=0)
+    changed = NumberAttribute(default=0)
+    skipped = NumberAttribute(default=0)
+    chunks = NumberAttribute(default=0)
+    started = UTCDateTimeAttribute()
+    ended = UTCDateTimeAttribute(null=True)
+    error = UnicodeAttribute(null=True)       # the failed chunk's error name (set by the state machine)
+    error_cause = UnicodeAttribute(null=True)
+    execution_arn = UnicodeAttribute(null=True)
+
+    by_shard = BulkOperationsByShard()
 
 
 configure_tables()

@@ -263,6 +263,8 @@ class LocalRunner:
         if measured.stopped == "timeout":
             return "timeout", f"exceeded the timeout of {spec.timeout_seconds} s", code, measured, (), {}
         if measured.stopped:
+            # Say so in the execution's log, where whoever canceled it will look.
+            sink.write("stderr", "[scale] the job was canceled: its process was stopped")
             return "canceled", "canceled", code, measured, (), {}
         if code != 0:
             return "exit-code", f"the command exited with code {code}", code, measured, (), {}

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from chalicelib import clock
 from chalicelib.errors import StaleUpdate
-from chalicelib.models import catalog, files, job_state
+from chalicelib.models import catalog, files, job_state, settings
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
 from chalicelib.models.tables import Job, JobExecution
@@ -40,7 +40,7 @@ def fill_slots(now: datetime | None = None) -> list[int]:
 
 def _fill(now: datetime | None) -> list[int]:
     current = runtime.current()
-    if current is None:
+    if current is None or settings.scheduler_paused():
         return []
     free = current.runner.free_slots()
     launched: list[int] = []

@@ -18,7 +18,7 @@ from local.sample_data import manifest
 PROTECTED = sorted(route for route, role in ROUTE_ROLES.items() if role is not None)
 PUBLIC = sorted(route for route, role in ROUTE_ROLES.items() if role is None)
 SAMPLE_PATH_VALUES = {"job_id": "1", "exe_num": "1", "file_id": "1", "workspace_id": "1", "name": "some-job",
-                      "execution_id": "1", "log_id": "combined",
+                      "execution_id": "1", "log_id": "combined", "operation_id": "1",
                       "version": "1.0.0"}
 ROLES = ("viewer", "submitter", "operator", "admin")
 

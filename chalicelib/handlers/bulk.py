@@ -1,0 +1,62 @@
+"""Routes of bulk cancel/requeue and their bulk operations, and the state machine's chunk function."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib import auth
+from chalicelib.handlers.common import (
+    absolute_url,
+    api_route,
+    int_path,
+    json_body,
+    json_response,
+    page_request,
+    paged_body,
+    principal_of,
+    query_params,
+)
+from chalicelib.lazy import lazy
+
+bulk_jobs = lazy("chalicelib.services.bulk_jobs")
+
+blueprint = Blueprint(__name__)
+
+
+def _start(kind: str):
+    request = blueprint.current_request
+    principal = principal_of(request)
+    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    result = bulk_jobs.start(kind, json_body(request), principal.name, project)
+    if result.get("dry_run"):
+        return json_response(result)
+    location = absolute_url(request, f"/v6/jobs/bulk-operations/{result['id']}/")
+    return json_response(result, 202, {"Location": location})
+
+
+@api_route(blueprint, "/v6/jobs/cancel", "operator", methods=("POST",))
+def cancel_jobs():
+    return _start("cancel")
+
+
+@api_route(blueprint, "/v6/jobs/requeue", "operator", methods=("POST",))
+def requeue_jobs():
+    return _start("requeue")
+
+
+@api_route(blueprint, "/v6/jobs/bulk-operations", "viewer")
+def list_bulk_operations():
+    request = blueprint.current_request
+    page = page_request(query_params(request))
+    count, rows = bulk_jobs.list_operations(page.offset, page.page_size)
+    return json_response(paged_body(request, page, count, rows))
+
+
+@api_route(blueprint, "/v6/jobs/bulk-operations/{operation_id}", "viewer")
+def get_bulk_operation(operation_id):
+    return json_response(bulk_jobs.get_operation(int_path(operation_id)))
+
+
+@blueprint.lambda_function(name="bulk_chunk")
+def bulk_chunk(event, context):
+    """The state machine's ProcessChunk task: one chunk of one bulk operation."""
+    return bulk_jobs.handle_chunk_event(event)

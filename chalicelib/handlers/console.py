@@ -1,0 +1,37 @@
+"""The console shell's endpoints: `/v6/version/`, `/v6/scheduler/`, `/v6/status/`, `/v6/job-types/status/`."""
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib.handlers.common import api_route, json_body, json_response, paginate, query_params
+from chalicelib.lazy import lazy
+
+blueprint = Blueprint(__name__)
+service = lazy("chalicelib.services.console")
+
+
+@api_route(blueprint, "/v6/version", "viewer")
+def get_version():
+    return json_response(service.version())
+
+
+@api_route(blueprint, "/v6/scheduler", "viewer")
+def get_scheduler():
+    return json_response(service.scheduler())
+
+
+@api_route(blueprint, "/v6/scheduler", "operator", methods=("PATCH",))
+def patch_scheduler():
+    return json_response(service.update_scheduler(json_body(blueprint.current_request)))
+
+
+@api_route(blueprint, "/v6/status", "viewer")
+def get_status():
+    status = service.status()
+    return json_response(status) if status is not None else Response(body="", status_code=204)
+
+
+@api_route(blueprint, "/v6/job-types/status", "viewer")
+def get_job_type_status():
+    request = blueprint.current_request
+    return paginate(request, service.job_type_status(query_params(request)), lambda row: row)

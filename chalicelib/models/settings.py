@@ -1,0 +1,43 @@
+"""Persistence of service-wide settings."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from chalicelib.models.tables import SystemSetting
+
+_CACHE_SECONDS = 2.0
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def get(name: str, default: Any = None, max_age: float = _CACHE_SECONDS) -> Any:
+    """The setting's value; read at most every `max_age` seconds per process (the dispatcher asks on
+    every fill)."""
+    key = (SystemSetting.Meta.table_name, name)
+    cached = _cache.get(key)
+    if cached and time.monotonic() - cached[0] < max_age:
+        return cached[1]
+    try:
+        value = SystemSetting.get(name, consistent_read=True).value
+    except SystemSetting.DoesNotExist:
+        value = default
+    _cache[key] = (time.monotonic(), value)
+    return value
+
+
+def put(name: str, value: Any, now: datetime) -> None:
+    SystemSetting(name, value=value, last_modified=now).save()
+    _cache[(SystemSetting.Meta.table_name, name)] = (time.monotonic(), value)
+
+
+def forget_cached() -> None:
+    _cache.clear()
+
+
+SCHEDULER = "scheduler"
+
+
+def scheduler_paused() -> bool:
+    """The console's scheduler switch: while paused nothing is dispatched (running jobs go on)."""
+    return bool((get(SCHEDULER, {}) or {}).get("is_paused", False))

@@ -1,0 +1,392 @@
+"""Bulk cancel and requeue (`POST /v6/jobs/cancel/`, `POST /v6/jobs/requeue/`).
+
+1. The body compiles to the `JobFilter` the list endpoint uses (so "what `GET /v6/jobs/` shows with
+   these filters" is what the operation acts on) and is recorded as a bulk operation (RUNNING).
+2. A Step Functions execution named `bulk-<id>` (a repeated start does not run twice) loops on the
+   chunk function (`process_chunk`): each call reads one page of matching jobs (at most CHUNK_SIZE) from
+   the index the list's query plan picks, after the cursor the previous chunk returned, applies one
+   conditional update per job that is eligible (0 writes for the others), records the chunk's counts on
+   the operation (one write) and returns the next cursor. Two state transitions per chunk.
+3. The operation acts on the jobs as they were last modified before it was requested: the key range
+   ends just before the request time. That is what the operator saw, and it keeps the paging stable
+   (every job this operation changes moves past the range, so it is never read twice).
+
+Every per-job change states its precondition (the status and `num_exes` it was read with), so running a
+chunk twice, or a cancel racing a completion, leaves each job in one consistent state.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.domain import ERROR_CATEGORIES, JOB_STATUSES, JobFilter
+from chalicelib.errors import InvalidInput, NotFound, StaleUpdate
+from chalicelib.models import bulk as bulk_store
+from chalicelib.models import catalog, executions, job_state
+from chalicelib.models import jobs as job_store
+from chalicelib.models.tables import BulkOperation, Job
+from chalicelib.params import check_range
+from chalicelib.timeutil import iso, parse_timestamp
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 100
+DRY_RUN_IDS = 20
+KINDS = ("cancel", "requeue")
+INT_LISTS = ("job_ids", "job_type_ids", "batch_ids", "recipe_ids", "error_ids")
+FILTER_FIELDS = ("started", "ended", "status", *INT_LISTS, "job_types", "job_type_names", "error_categories",
+                 "is_superseded")
+OPTIONS = ("reason", "dry_run", "all", "priority")
+IGNORED = ("url",)  # the original console sends its own URL in the body
+
+
+# --- the body ---------------------------------------------------------------------------------------
+
+def _flat_list(body: dict, name: str) -> list:
+    """A scalar is a one-element list; nested lists (`[["ALGORITHM"]]`) are flattened."""
+    value = body.get(name)
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    flat: list = []
+    while items:
+        head, items = items[0], items[1:]
+        if isinstance(head, list):
+            items = head + items
+        else:
+            flat.append(head)
+    return flat
+
+
+def _ints(body: dict, name: str) -> list[int]:
+    values = []
+    for item in _flat_list(body, name):
+        if isinstance(item, str) and item.strip().isdigit():
+            item = int(item)
+        if not isinstance(item, int) or isinstance(item, bool):
+            raise InvalidInput(f'"{name}" must be a list of integers', field=name)
+        values.append(item)
+    return values
+
+
+def _strings(body: dict, name: str, choices: tuple[str, ...] | None = None) -> list[str]:
+    values = []
+    for item in _flat_list(body, name):
+        if not isinstance(item, str):
+            raise InvalidInput(f'"{name}" must be a list of strings', field=name)
+        if choices is not None and item not in choices:
+            raise InvalidInput(f'Invalid value for "{name}": "{item}"', field=name)
+        values.append(item)
+    return values
+
+
+def _time(body: dict, name: str, now: datetime) -> datetime | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f'"{name}" must be an ISO-8601 date-time string', field=name)
+    return parse_timestamp(name, value, now)
+
+
+def _job_type_pairs(body: dict) -> list[tuple[str, str]]:
+    pairs = []
+    for item in _flat_list(body, "job_types"):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
+                or not isinstance(item.get("version"), str):
+            raise InvalidInput('"job_types" must be a list of {"name": ..., "version": ...}', field="job_types")
+        pairs.append((item["name"], item["version"]))
+    return pairs
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkRequest:
+    kind: str
+    job_filter: JobFilter
+    normalised: dict           # the filter as given, normalised (shown on the operation)
+    reason: str | None
+    priority: int | None
+    dry_run: bool
+
+
+def parse_request(kind: str, body: dict, now: datetime | None = None) -> BulkRequest:
+    """Validate the body and compile it to a JobFilter (job type names and pairs resolved to ids)."""
+    now = now or clock.now()
+    allowed = FILTER_FIELDS + OPTIONS if kind == "requeue" else FILTER_FIELDS + ("reason", "dry_run", "all")
+    unknown = sorted(set(body) - set(allowed) - set(IGNORED))
+    if unknown:
+        # A misspelt filter would silently widen what is canceled: refuse it.
+        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}", field=unknown[0])
+    started, ended = _time(body, "started", now), _time(body, "ended", now)
+    check_range("started", started, "ended", ended)
+    statuses = _strings(body, "status", JOB_STATUSES)
+    if len(statuses) > 1:
+        raise InvalidInput('"status" must be one status', field="status")
+    is_superseded = body.get("is_superseded")
+    if is_superseded is not None and not isinstance(is_superseded, bool):
+        raise InvalidInput('"is_superseded" must be a boolean', field="is_superseded")
+    ints = {name: _ints(body, name) for name in INT_LISTS}
+    names = _strings(body, "job_type_names")
+    categories = _strings(body, "error_categories", ERROR_CATEGORIES)
+    pairs = _job_type_pairs(body)
+    for name in ("reason",):
+        if body.get(name) is not None and (not isinstance(body[name], str) or len(body[name]) > 1000):
+            raise InvalidInput(f'"{name}" must be a string of at most 1000 characters', field=name)
+    for name in ("dry_run", "all"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise InvalidInput(f'"{name}" must be a boolean', field=name)
+    priority = body.get("priority") if kind == "requeue" else None
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        raise InvalidInput('"priority" must be an integer', field="priority")
+
+    normalised: dict[str, Any] = {}
+    if started:
+        normalised["started"] = iso(started)
+    if ended:
+        normalised["ended"] = iso(ended)
+    if statuses:
+        normalised["status"] = statuses[0]
+    normalised.update({name: values for name, values in ints.items() if values})
+    if pairs:
+        normalised["job_types"] = [{"name": n, "version": v} for n, v in pairs]
+    if names:
+        normalised["job_type_names"] = names
+    if categories:
+        normalised["error_categories"] = categories
+    if is_superseded is not None:
+        normalised["is_superseded"] = is_superseded
+    if not normalised and body.get("all") is not True:
+        raise InvalidInput('The filter is empty: it would act on every job. Send "all": true to mean every job.',
+                           field="all")
+
+    type_ids = set(ints["job_type_ids"])
+    matches_nothing = False
+    if pairs:
+        pair_ids = set()
+        for name, version in pairs:
+            job_type = catalog.find_job_type(name, version)
+            if job_type is None:
+                raise InvalidInput(f"Job Type with name: {name} and version: {version} does not exist",
+                                   field="job_types")
+            pair_ids.add(job_type.id)
+        type_ids = type_ids & pair_ids if type_ids else pair_ids
+        matches_nothing = not type_ids
+    if names:
+        named = set(catalog.job_type_ids_named(names))
+        type_ids = type_ids & named if (type_ids or pairs) else named
+        matches_nothing = matches_nothing or not type_ids
+    job_filter = JobFilter(
+        modified_after=started, modified_before=ended, statuses=tuple(statuses), job_ids=tuple(ints["job_ids"]),
+        job_type_ids=tuple(sorted(type_ids)), batch_ids=tuple(ints["batch_ids"]),
+        recipe_ids=tuple(ints["recipe_ids"]), error_ids=tuple(ints["error_ids"]),
+        error_categories=tuple(categories), is_superseded=is_superseded, matches_nothing=matches_nothing)
+    return BulkRequest(kind, job_filter, normalised, body.get("reason"), priority, body.get("dry_run") is True)
+
+
+def filter_to_json(f: JobFilter) -> dict:
+    raw = dataclasses.asdict(f)
+    return {key: (iso(value) if isinstance(value, datetime) else list(value) if isinstance(value, tuple) else value)
+            for key, value in raw.items()}
+
+
+def filter_from_json(raw: dict) -> JobFilter:
+    fields = {}
+    for field in dataclasses.fields(JobFilter):
+        value = raw.get(field.name)
+        if isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(value, str) and field.name in ("modified_after", "modified_before", "source_started",
+                                                       "source_ended"):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if value is not None:
+            fields[field.name] = value
+    return JobFilter(**fields)
+
+
+# --- eligibility and one job's change -----------------------------------------------------------------
+
+def eligible(kind: str, job: Job) -> bool:
+    if kind == "cancel":
+        return job.status in job_state.CANCELLABLE
+    return job.status in job_state.REQUEUEABLE and not job.is_superseded
+
+
+def _stop_running(job: Job) -> None:
+    """Ask the runner to stop a canceled job's process when this process has one (the worker); elsewhere the
+    execution is already CANCELED in the table and the worker stops it when it sees that."""
+    from chalicelib.services import runtime
+    current = runtime.current()
+    if current is None:
+        return
+    execution = executions.get_execution(job.id, job.num_exes)
+    if execution is not None:
+        try:
+            current.runner.stop(execution.cluster_id)
+        except Exception:  # noqa: BLE001 - the job is canceled either way; the worker's sweep retries
+            log.exception("stopping %s failed", execution.cluster_id)
+
+
+def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: datetime) -> bool:
+    stamp = {"id": operation.id, "kind": operation.kind, "reason": operation.reason}
+    try:
+        if operation.kind == "cancel":
+            job_state.cancel(job, now, stamp)
+            if job.status == "RUNNING":
+                _stop_running(job)
+            return True
+        priority = operation.priority if operation.priority is not None else job.priority
+        job_state.requeue(job, max_tries.get(job.job_type_id, 3), priority, now, stamp)
+    except StaleUpdate:
+        return False
+    from chalicelib.queues import QueueSendError, send_dispatch
+    try:
+        send_dispatch(job.id, job.num_exes + 1, priority)
+    except QueueSendError:
+        log.exception("dispatch message of requeued job %s lost; the redispatch sweep sends it again", job.id)
+    return True
+
+
+# --- reading matches in chunks --------------------------------------------------------------------------
+
+def _snapshot_bound(started: datetime) -> str:
+    """The last modified_key the operation reads: just before it was requested."""
+    return job_store.modified_key(started - timedelta(milliseconds=1), 10 ** 12 - 1)
+
+
+def read_chunk(f: JobFilter, started: datetime, cursor: dict | None, size: int) -> tuple[list[Job], dict | None]:
+    """Up to `size` jobs matching `f` (last modified before `started`) after `cursor`, and the next cursor
+    (None when there is nothing more)."""
+    if f.matches_nothing:
+        return [], None
+    plan = job_store.plan_query(f)
+    cursor = cursor or {"p": 0, "k": None}
+    bound = _snapshot_bound(started)
+    if plan.index is None:
+        position = int(cursor["p"])
+        ids = list(plan.partitions[position:position + size])
+        jobs = [job for job in job_store.get_jobs(ids).values()
+                if job_store.job_matches(job, f) and job.modified_key <= bound]
+        following = position + size
+        return sorted(jobs, key=lambda job: job.id), ({"p": following, "k": None}
+                                                      if following < len(plan.partitions) else None)
+    partition_index, last_key = int(cursor["p"]), cursor.get("k")
+    rows: list[Job] = []
+    while partition_index < len(plan.partitions) and len(rows) < size:
+        high = min(plan.high, bound) if plan.high else bound
+        low = plan.low
+        if last_key:
+            after = job_store._after(last_key)
+            low = max(low, after) if low else after
+        wanted = size - len(rows)
+        stream = job_store._stream(plan, plan.partitions[partition_index], low, high, False, max(wanted, 25))
+        page = list(itertools.islice(stream, wanted))
+        rows.extend(page)
+        if len(page) < wanted:
+            partition_index, last_key = partition_index + 1, None
+        else:
+            last_key = page[-1].modified_key
+    if partition_index >= len(plan.partitions):
+        return rows, None
+    return rows, {"p": partition_index, "k": last_key}
+
+
+# --- use cases ----------------------------------------------------------------------------------------
+
+def dry_run(request: BulkRequest, now: datetime) -> dict:
+    would_change, first_ids, cursor = 0, [], None
+    while True:
+        rows, cursor = read_chunk(request.job_filter, now + timedelta(milliseconds=1), cursor, 500)
+        for job in rows:
+            if eligible(request.kind, job):
+                would_change += 1
+                if len(first_ids) < DRY_RUN_IDS:
+                    first_ids.append(job.id)
+        if cursor is None:
+            break
+    return {"dry_run": True, "kind": request.kind, "filter": request.normalised, "count": would_change,
+            "job_ids": first_ids}
+
+
+def start(kind: str, body: dict, requested_by: str | None, project: str | None) -> dict:
+    """Record the operation and start its state machine execution; or, for a dry run, count only."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    now = clock.now()
+    request = parse_request(kind, body, now)
+    if request.dry_run:
+        return dry_run(request, now)
+    operation = bulk_store.create_operation(
+        now, kind=kind, filter=request.normalised, job_filter=filter_to_json(request.job_filter),
+        requested_by=requested_by, project=project, reason=request.reason, priority=request.priority)
+    from chalicelib import workflows
+    try:
+        execution_arn = workflows.start_bulk_execution(operation.id)
+    except workflows.WorkflowStartError as error:
+        bulk_store.mark_failed(operation.id, f"the state machine did not start: {error}", clock.now())
+        raise
+    if execution_arn:
+        bulk_store.set_execution(operation.id, execution_arn)
+    return operation_view(bulk_store.get_operation(operation.id, consistent=True) or operation)
+
+
+def process_chunk(operation_id: int, cursor: dict | None) -> dict:
+    """One chunk of an operation (the state machine's task): returns the next cursor and whether it is done."""
+    operation = bulk_store.get_operation(operation_id, consistent=True)
+    if operation is None:
+        raise NotFound(f"bulk operation {operation_id} does not exist")
+    if operation.state != "RUNNING":
+        return {"operation_id": str(operation_id), "cursor": None, "done": True}
+    rows, following = read_chunk(filter_from_json(operation.job_filter), operation.started, cursor, CHUNK_SIZE)
+    now = clock.now()
+    max_tries = {}
+    if operation.kind == "requeue":
+        type_ids = {job.job_type_id for job in rows if eligible("requeue", job)}
+        max_tries = {jt_id: jt.max_tries for jt_id, jt in catalog.get_job_types(type_ids).items()}
+    changed = sum(1 for job in rows if eligible(operation.kind, job) and _apply(operation, job, max_tries, now))
+    done = following is None
+    bulk_store.record_chunk(operation_id, len(rows), changed, now, done)
+    return {"operation_id": str(operation_id), "cursor": following, "done": done}
+
+
+def handle_chunk_event(event: dict) -> dict:
+    """The chunk function's entry point: `{"operation_id": "7", "cursor": ...}` -> the next state."""
+    return process_chunk(int(event["operation_id"]), event.get("cursor"))
+
+
+def run_locally(operation_id: int) -> None:
+    """The state machine's loop without Step Functions (benchmarks, a shell)."""
+    cursor = None
+    while True:
+        result = process_chunk(operation_id, cursor)
+        if result["done"]:
+            return
+        cursor = result["cursor"]
+
+
+# --- reads --------------------------------------------------------------------------------------------
+
+def operation_view(operation: BulkOperation) -> dict:
+    return {
+        "id": operation.id, "kind": operation.kind, "filter": operation.filter,
+        "requested_by": operation.requested_by, "project": operation.project, "reason": operation.reason,
+        "priority": operation.priority, "state": operation.state, "matched": int(operation.matched or 0),
+        "changed": int(operation.changed or 0), "skipped": int(operation.skipped or 0),
+        "chunks": int(operation.chunks or 0), "started": iso(operation.started), "ended": iso(operation.ended),
+        "error": operation.error, "error_cause": operation.error_cause,
+    }
+
+
+def get_operation(operation_id: int) -> dict:
+    operation = bulk_store.get_operation(operation_id, consistent=True)
+    if operation is None:
+        raise NotFound("Bulk operation not found.")
+    return operation_view(operation)
+
+
+def list_operations(offset: int, limit: int) -> tuple[int, list[dict]]:
+    count, rows = bulk_store.list_operations(offset, limit)
+    return count, [operation_view(row) for row in rows]

@@ -1,0 +1,280 @@
+"""Bulk cancel and requeue: the body's filters, each status's fate, idempotency, races, dry runs and the
+bulk operation record, with the state machine really executed by moto (its Lambda task routed to the
+chunk handler in this process)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from chalicelib.models import executions
+from chalicelib.models import jobs as job_store
+from chalicelib.models.tables import JobExecution
+from chalicelib.services import bulk_jobs
+from tests.functional.jobs_world import build_world
+
+
+def wait_for(api, location: str, timeout: float = 30.0) -> dict:
+    path = location.split("testserver", 1)[-1] if "testserver" in location else location
+    deadline = time.monotonic() + timeout
+    while True:
+        body = api.get(path).json_body
+        if body["state"] != "RUNNING" or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def run(api, kind: str, body: dict) -> dict:
+    response = api.post(f"/v6/jobs/{kind}/", body)
+    assert response.status_code == 202, response.body
+    assert response.json_body["state"] in ("RUNNING", "SUCCEEDED")  # the execution may already be done
+    return wait_for(api, response.headers["Location"])
+
+
+def add_executions(world) -> None:
+    now = datetime.now(timezone.utc)
+    for job in world.jobs:
+        if job.status == "RUNNING":
+            JobExecution(job.id, job.num_exes, id=10_000 + job.id, status="RUNNING", cluster_id=f"c-{job.id}",
+                         job_type_id=job.job_type_id, created=now, last_modified=now).save()
+
+
+@pytest.fixture
+def world(api):
+    built = build_world()
+    add_executions(built)
+    return built
+
+
+def statuses(world) -> dict[int, str]:
+    return {job.id: job_store.get_job(job.id).status for job in world.jobs}
+
+
+def test_cancel_changes_every_job_not_completed_or_canceled(api, world):
+    before = {job.id: job.status for job in world.jobs}
+    operation = run(api, "cancel", {"all": True, "reason": "maintenance"})
+    assert operation["state"] == "SUCCEEDED", operation
+    after = statuses(world)
+    for job_id, status in before.items():
+        expected = status if status in ("COMPLETED", "CANCELED") else "CANCELED"
+        assert after[job_id] == expected, (job_id, status)
+    changed = sum(1 for s in before.values() if s not in ("COMPLETED", "CANCELED"))
+    assert (operation["matched"], operation["changed"], operation["skipped"]) == (
+        len(world.jobs), changed, len(world.jobs) - changed)
+    running = [job for job in world.jobs if job.status == "RUNNING"]
+    assert running and all(executions.get_execution(j.id, j.num_exes).status == "CANCELED" for j in running)
+    canceled = job_store.get_job(running[0].id)
+    assert canceled.node_id is None and canceled.error is None and canceled.queue_shard is None
+    assert canceled.bulk_operation == {"id": operation["id"], "kind": "cancel", "reason": "maintenance"}
+
+
+def test_the_same_operation_twice_changes_nothing_more(api, world):
+    first = run(api, "cancel", {"status": "QUEUED"})
+    assert first["changed"] == sum(1 for job in world.jobs if job.status == "QUEUED")
+    snapshot = statuses(world)
+    # The chunk function replayed on the finished operation: nothing more happens.
+    assert bulk_jobs.process_chunk(first["id"], None)["done"] is True
+    second = run(api, "cancel", {"status": "QUEUED"})
+    assert second["changed"] == 0 and statuses(world) == snapshot
+
+
+def test_requeue_queues_failed_and_canceled_jobs_not_superseded(api, world):
+    eligible = [j for j in world.jobs if j.status in ("FAILED", "CANCELED") and not j.is_superseded]
+    operation = run(api, "requeue", {"all": True, "priority": 7})
+    assert operation["state"] == "SUCCEEDED" and operation["changed"] == len(eligible)
+    for job in world.jobs:
+        now = job_store.get_job(job.id)
+        if job in eligible:
+            assert now.status == "QUEUED" and now.num_exes == job.num_exes + 1 and now.priority == 7
+            assert now.max_tries == job.num_exes + world.job_types["alpha1"].max_tries
+            assert now.error is None and now.started is None and now.ended is None and now.queue_shard == "queued"
+        else:
+            assert now.status == job.status
+
+
+@pytest.mark.parametrize("body, predicate", [
+    ({"status": "FAILED"}, lambda w, j: j.status == "FAILED"),
+    ({"job_ids": "JOB0"}, lambda w, j: j.id == w.jobs[0].id),
+    ({"job_type_ids": ["ALPHA2"]}, lambda w, j: j.job_type_id == w.job_types["alpha2"].id),
+    ({"job_types": [{"name": "alpha", "version": "1.0.0"}]}, lambda w, j: j.job_type_id == w.job_types["alpha1"].id),
+    ({"job_type_names": "alpha"}, lambda w, j: j.job_type_name == "alpha"),
+    ({"batch_ids": ["BATCH"]}, lambda w, j: j.batch_id == w.batch.id),
+    ({"recipe_ids": ["RECIPE"]}, lambda w, j: j.recipe_id == w.recipe.id),
+    ({"error_categories": [["ALGORITHM"]]}, lambda w, j: j.error_category == "ALGORITHM"),
+    ({"is_superseded": True}, lambda w, j: bool(j.is_superseded)),
+    ({"started": "2026-01-10T12:05:00Z", "ended": "2026-01-10T12:12:00Z"},
+     lambda w, j: datetime(2026, 1, 10, 12, 5, tzinfo=timezone.utc) <= j.last_modified
+     <= datetime(2026, 1, 10, 12, 12, tzinfo=timezone.utc)),
+])
+def test_each_filter_selects_what_the_list_shows(api, world, body, predicate):
+    replacements = {"JOB0": world.jobs[0].id, "ALPHA2": world.job_types["alpha2"].id, "BATCH": world.batch.id,
+                    "RECIPE": world.recipe.id}
+    body = {key: ([replacements.get(v, v) for v in value] if isinstance(value, list) and key != "job_types"
+                  and key != "error_categories" else replacements.get(value, value) if isinstance(value, str)
+                  else value) for key, value in body.items()}
+    body["url"] = "http://console.example/jobs"  # the console's extra key is ignored
+    expected = {j.id for j in world.jobs if predicate(world, j)}
+    assert expected
+    dry = api.post("/v6/jobs/cancel/", {**body, "dry_run": True})
+    assert dry.status_code == 200
+    would = {j.id for j in world.jobs if j.id in expected and j.status not in ("COMPLETED", "CANCELED")}
+    assert dry.json_body["count"] == len(would) and set(dry.json_body["job_ids"]) <= would
+    assert statuses(world) == {job.id: job.status for job in world.jobs}  # the dry run changed nothing
+    operation = run(api, "cancel", body)
+    assert operation["matched"] == len(expected), operation
+    after = statuses(world)
+    assert {job_id for job_id, s in after.items() if s == "CANCELED"} == (
+        would | {j.id for j in world.jobs if j.status == "CANCELED"})
+
+
+def test_cancel_racing_a_completion(api, world):
+    running = next(j for j in world.jobs if j.status == "RUNNING")
+    # The completion wins: the job is COMPLETED before the chunk writes, so the conditional cancel fails.
+    job_store.replace_job(job_store.get_job(running.id).__class__(**{
+        **job_store.get_job(running.id).attribute_values, "status": "COMPLETED"}))
+    operation = run(api, "cancel", {"job_ids": [running.id]})
+    assert operation["changed"] == 0 and job_store.get_job(running.id).status == "COMPLETED"
+
+
+def test_an_end_report_after_a_cancel_is_ignored(api, world):
+    from chalicelib.runners.base import ExecutionResult
+    from chalicelib.services import execution_events
+    running = next(j for j in world.jobs if j.status == "RUNNING")
+    run(api, "cancel", {"job_ids": [running.id]})
+    now = datetime.now(timezone.utc)
+    execution_events.on_finished(running.id, running.num_exes, ExecutionResult(
+        exit_code=0, failure=None, detail=None, task_results={"tasks": []}, output_files=(), output_json={},
+        cpu_seconds=1.0, wall_seconds=1.0, peak_memory_mib=1.0, started=now, ended=now))
+    assert job_store.get_job(running.id).status == "CANCELED"
+    assert executions.get_execution(running.id, running.num_exes).status == "CANCELED"
+
+
+@pytest.mark.parametrize("body, message", [
+    ({}, '"all": true'),
+    ({"job_types": [{"name": "nope", "version": "9"}]}, "Job Type with name: nope and version: 9 does not exist"),
+    ({"job_ids": ["x"]}, '"job_ids" must be a list of integers'),
+    ({"status": "DONE"}, 'Invalid value for "status"'),
+    ({"is_superseded": "yes"}, '"is_superseded" must be a boolean'),
+    ({"jobs_ids": [1]}, "Unknown field(s): jobs_ids"),
+    ({"all": True, "priority": "high"}, "Unknown field(s): priority"),
+])
+def test_bad_bodies_are_400(api, world, body, message):
+    response = api.post("/v6/jobs/cancel/", body)
+    assert response.status_code == 400 and message in response.json_body["detail"], response.json_body
+
+
+def test_requeue_priority_must_be_an_integer(api, world):
+    response = api.post("/v6/jobs/requeue/", {"all": True, "priority": "high"})
+    assert response.status_code == 400
+
+
+def test_operator_role_is_required(api, world):
+    assert api.as_role("submitter").post("/v6/jobs/cancel/", {"all": True}).status_code == 403
+
+
+def test_bulk_operations_are_listed_newest_first(api, world):
+    first = run(api, "cancel", {"status": "PENDING"})
+    second = run(api, "requeue", {"status": "FAILED", "reason": "retry"})
+    listed = api.get("/v6/jobs/bulk-operations/").json_body
+    assert [row["id"] for row in listed["results"]] == [second["id"], first["id"]]
+    assert listed["results"][0]["filter"] == {"status": "FAILED"} and listed["results"][0]["reason"] == "retry"
+    assert second["requested_by"] == "admin-user"
+    assert api.get("/v6/jobs/bulk-operations/999/").status_code == 404
+
+
+def test_requeued_jobs_get_a_dispatch_message_and_really_run_again(api, world):
+    from chalicelib.models import nodes
+    from chalicelib.services import runtime
+    from tests.functional.test_dispatch import FakeRunner, deliver
+    failed = [j for j in world.jobs if j.status == "FAILED" and not j.is_superseded]
+    runner = FakeRunner(slots=50)  # room for the world's QUEUED jobs too
+    node = nodes.register("worker-1", {"cpus": 64.0, "mem": 65536.0, "disk": 1e6, "gpus": 0.0}, 50,
+                          datetime.now(timezone.utc))
+    runtime.install(runtime.Runtime(runner, node.id, node.hostname, node.resources))
+    try:
+        operation = run(api, "requeue", {"status": "FAILED", "is_superseded": False})
+        assert operation["changed"] == len(failed)
+        import boto3
+        sqs = boto3.client("sqs")
+        url = sqs.get_queue_url(QueueName="test-dispatch")["QueueUrl"]
+        bodies = []
+        while True:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                break
+            bodies += [m["Body"] for m in got]
+        import json
+        assert sorted((json.loads(b)["job_id"], json.loads(b)["exe_num"]) for b in bodies) == sorted(
+            (j.id, j.num_exes + 1) for j in failed)
+        deliver(api, *bodies)
+        assert {(spec.job_id, spec.exe_num) for spec in runner.launched} >= {(j.id, j.num_exes + 1) for j in failed}
+        assert all(job_store.get_job(j.id).status == "RUNNING" for j in failed)
+    finally:
+        runtime.install(None)
+
+
+def test_cancel_in_the_worker_process_asks_the_runner_to_stop(api, world):
+    from chalicelib.services import runtime
+    from chalicelib.services.cancel_watch import stop_canceled
+    from tests.functional.test_dispatch import FakeRunner
+    running = next(j for j in world.jobs if j.status == "RUNNING")
+    runner = FakeRunner()
+    runner.launched.append(type("Spec", (), {"cluster_id": f"scale_job_1_{running.id}x{running.num_exes}"})())
+    run(api, "cancel", {"job_ids": [running.id]})
+    assert stop_canceled(runner) == [f"scale_job_1_{running.id}x{running.num_exes}"]
+    runtime.install(runtime.Runtime(runner, 1, "worker-1", {}))
+    try:
+        other = next(j for j in world.jobs if j.status == "RUNNING" and j.id != running.id)
+        run(api, "cancel", {"job_ids": [other.id]})
+        assert "c-%d" % other.id in runner.stopped  # in the worker process the chunk stops it directly
+    finally:
+        runtime.install(None)
+
+
+def test_a_failing_chunk_fails_the_operation_visibly(api, world, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the index is on fire")
+    monkeypatch.setattr(bulk_jobs, "read_chunk", broken)
+    operation = run(api, "cancel", {"status": "QUEUED"})
+    assert operation["state"] == "FAILED" and operation["error"] == "RuntimeError", operation
+    assert "the index is on fire" in operation["error_cause"]
+    assert all(job_store.get_job(j.id).status == j.status for j in world.jobs)
+
+
+def test_chunks_page_through_many_matches_with_two_transitions_each(api, world, monkeypatch):
+    import boto3
+    monkeypatch.setattr(bulk_jobs, "CHUNK_SIZE", 3)
+    queued_or_pending = [j for j in world.jobs if j.status in ("QUEUED", "PENDING", "BLOCKED", "FAILED")]
+    response = api.post("/v6/jobs/cancel/", {"all": True})
+    operation = wait_for(api, response.headers["Location"])
+    assert operation["state"] == "SUCCEEDED" and operation["matched"] == len(world.jobs)
+    assert operation["changed"] == len(queued_or_pending) + sum(1 for j in world.jobs if j.status == "RUNNING")
+    assert operation["chunks"] == -(-len(world.jobs) // 3) + (1 if len(world.jobs) % 3 == 0 else 0)
+    sfn = boto3.client("stepfunctions")
+    execution = executions_named(sfn, f"bulk-{operation['id']}")[0]
+    for _ in range(100):
+        if sfn.describe_execution(executionArn=execution["executionArn"])["status"] != "RUNNING":
+            break
+        time.sleep(0.05)
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "SUCCEEDED"
+    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    entered = [e for e in history if e["type"].endswith("StateEntered")]
+    assert len(entered) == 2 * operation["chunks"] + 1  # ProcessChunk + Done? per chunk, then Finished
+
+
+def executions_named(sfn, name: str) -> list[dict]:
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    return [e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["name"] == name]
+
+
+def test_a_repeated_start_does_not_run_twice(api, world):
+    import boto3
+
+    from chalicelib import workflows
+    operation = run(api, "cancel", {"status": "QUEUED"})
+    again = workflows.start_bulk_execution(operation["id"])
+    time.sleep(0.5)
+    assert len(executions_named(boto3.client("stepfunctions"), f"bulk-{operation['id']}")) == 1
+    assert again is None or again.endswith(f":bulk-{operation['id']}")
+    assert api.get(f"/v6/jobs/bulk-operations/{operation['id']}/").json_body["matched"] == operation["matched"]

@@ -1,0 +1,164 @@
+"""What the original web console needs: CORS on every response, the shell's endpoints, anonymous reads,
+and its request sequences replayed as it sends them."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import clock
+from chalicelib.config import reset_settings
+from chalicelib.models import catalog, nodes
+from chalicelib.services import runtime
+from chalicelib.services.dispatch import fill_slots
+from local import sample_data as sd
+
+ORIGIN = {"Origin": "http://console.example"}
+
+
+def test_every_kind_of_response_carries_cors_headers(api):
+    responses = {
+        "200": api.get("/v6/jobs/", headers=ORIGIN),
+        "401": api.as_role(None).get("/v6/jobs/", headers=ORIGIN),
+        "404": api.get("/v6/jobs/999/", headers=ORIGIN),
+        "400": api.get("/v6/jobs/?status=NOPE", headers=ORIGIN),
+        "204": api.get("/v6/status/", headers=ORIGIN),
+        "403": api.as_role("viewer").post("/v6/job-types/", {}, headers=ORIGIN),
+        "405": api.client.http.request("PUT", "/v6/jobs/", headers={"Authorization": "Bearer admin-token",
+                                                                    **ORIGIN}),
+    }
+    for expected, response in responses.items():
+        assert str(response.status_code) == expected, (expected, response.body)
+        assert response.headers["Access-Control-Allow-Origin"] == "*", expected
+        assert "Location" in response.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("path, method", [("/v6/jobs/", "POST"), ("/v6/scheduler/", "PATCH"),
+                                          ("/v6/job-types/", "POST"), ("/v6/files/", "POST")])
+def test_preflights_allow_the_method_and_content_type(api, path, method):
+    # The test client cannot carry a preflight's empty body; the local gateway (what `make run` and
+    # API Gateway answer with) is asked directly.
+    from chalice.config import Config
+    from chalice.local import LocalGateway
+
+    from app import app
+    response = LocalGateway(app, Config(chalice_stage="local")).handle_request(
+        method="OPTIONS", path=path, body=b"",
+        headers={**ORIGIN, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": "content-type"})
+    assert response["statusCode"] == 200
+    assert method in response["headers"]["Access-Control-Allow-Methods"]
+    assert "Content-Type" in response["headers"]["Access-Control-Allow-Headers"]
+    assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+
+
+def test_configured_origins_are_echoed_and_others_get_none(api, monkeypatch):
+    monkeypatch.setenv("JOBS_CORS_ORIGINS", "http://console.example,http://other.example")
+    reset_settings()
+    try:
+        allowed = api.get("/v6/version/", headers=ORIGIN)
+        assert allowed.headers["Access-Control-Allow-Origin"] == "http://console.example"
+        assert allowed.headers["Vary"] == "Origin"
+        foreign = api.get("/v6/version/", headers={"Origin": "http://evil.example"})
+        assert "Access-Control-Allow-Origin" not in foreign.headers
+    finally:
+        monkeypatch.delenv("JOBS_CORS_ORIGINS")
+        reset_settings()
+
+
+def test_shell_endpoints(api):
+    assert "version" in api.get("/v6/version/").json_body
+    assert api.get("/v6/scheduler/").json_body == {"is_paused": False, "num_message_handlers": 1,
+                                                  "system_logging_level": "INFO"}
+    assert api.get("/v6/status/").status_code == 204  # no node has registered yet
+
+
+def test_pausing_the_scheduler_stops_dispatch_and_persists(api):
+    class OneSlot:
+        def free_slots(self):
+            return 1
+
+        def launch(self, spec):
+            self.launched = spec
+
+    node = nodes.register("w", {"cpus": 4.0, "mem": 4096.0, "disk": 1e5, "gpus": 0.0}, 1, clock.now())
+    runner = OneSlot()
+    runtime.install(runtime.Runtime(runner, node.id, "w", node.resources))
+    try:
+        jt = sd.job_type("pausable")
+        (job,) = sd.store([sd.build_job(sd.new_ids(1)[0], jt, "QUEUED", clock.now())])
+        paused = api.as_role("operator").patch("/v6/scheduler/", {"is_paused": True})
+        assert paused.status_code == 200 and paused.json_body["is_paused"] is True
+        assert api.get("/v6/scheduler/").json_body["is_paused"] is True
+        assert fill_slots() == []
+        api.as_role("operator").patch("/v6/scheduler/", {"is_paused": False})
+        assert fill_slots() == [job.id]
+    finally:
+        runtime.install(None)
+    assert api.as_role("viewer").patch("/v6/scheduler/", {"is_paused": True}).status_code == 403
+    bad = api.as_role("operator").patch("/v6/scheduler/", {"is_paused": "yes"})
+    assert bad.status_code == 400 and "is_paused" in bad.json_body["detail"]
+
+
+def test_status_reports_node_resources_and_running_work(api):
+    now = clock.now()
+    node = nodes.register("big", {"cpus": 8.0, "mem": 16384.0, "disk": 100000.0, "gpus": 1.0}, 4, now)
+    nodes.register("gone", {"cpus": 2.0, "mem": 1024.0, "disk": 10.0, "gpus": 0.0}, 1, now)
+    nodes.mark_stale_offline(now + timedelta(seconds=1), now)  # both stale ...
+    nodes.heartbeat(node.id, now)                               # ... but "big" heartbeats again
+    jt = sd.job_type("busy")
+    sd.store([sd.build_job(i, jt, "RUNNING", now, node=node) for i in sd.new_ids(2)])
+    status = api.get("/v6/status/").json_body
+    assert status["resources"]["cpus"] == {"total": 8.0, "running": 2.0, "unavailable": 2.0}
+    assert status["resources"]["mem"]["running"] == 512.0
+    assert {n["hostname"]: n["is_active"] for n in status["nodes"]} == {"big": True, "gone": False}
+    assert status["job_types"][0]["count"] == 2 and status["job_types"][0]["job_type"]["name"] == "busy"
+
+
+def test_job_type_status_counts_jobs_in_the_window(api):
+    now = clock.now()
+    jt, other = sd.job_type("counted"), sd.job_type("other")
+    sd.store([sd.build_job(i, jt, status, now) for i, status in zip(sd.new_ids(3), ("FAILED", "FAILED", "QUEUED"))]
+             + [sd.build_job(sd.new_ids(1)[0], other, "COMPLETED", now - timedelta(hours=5))])
+    rows = api.get("/v6/job-types/status/").json_body["results"]
+    assert [r["job_type"]["name"] for r in rows] == ["counted"]
+    assert {c["status"]: c["count"] for c in rows[0]["job_counts"]} == {"FAILED": 2, "QUEUED": 1}
+    wider = api.get("/v6/job-types/status/?started=PT6H").json_body["results"]
+    assert [r["job_type"]["name"] for r in wider] == ["counted", "other"]
+    assert api.get("/v6/job-types/status/?started=nope").status_code == 400
+
+
+def test_anonymous_reads_only_when_switched_on(api, monkeypatch):
+    anonymous = api.as_role(None)
+    assert anonymous.get("/v6/jobs/").status_code == 401
+    monkeypatch.setenv("JOBS_ANONYMOUS_READS", "true")
+    reset_settings()
+    try:
+        assert anonymous.get("/v6/jobs/").status_code == 200
+        assert anonymous.post("/v6/workspaces/", {"name": "x"}).status_code == 401
+        assert anonymous.get("/v6/jobs/", headers={"Authorization": "Bearer nope"}).status_code == 401
+    finally:
+        monkeypatch.delenv("JOBS_ANONYMOUS_READS")
+        reset_settings()
+
+
+def test_the_consoles_request_sequences(api):
+    """Shell polling, the jobs list with its default window, a job's details with its parallel calls."""
+    now = clock.now()
+    jt = sd.job_type("console-algo")
+    node = catalog.create_node("n1", now)
+    (job,) = sd.store([sd.build_job(sd.new_ids(1)[0], jt, "FAILED", now, node=node, error="timeout")])
+    sd.execution(job, 1, "FAILED", now, node=node, error="timeout", exit_code=1)
+    for path in ("/v6/version/", "/v6/scheduler/", "/v6/status/",
+                 "/v6/job-types/?page=1&page_size=1000&is_active=true", "/v6/job-types/status/?started=PT3H&"):
+        assert api.get(path, headers=ORIGIN).status_code in (200, 204), path
+    listed = api.get("/v6/jobs/?page=1&page_size=25&started=PT24H&ended=PT0S&order=-last_modified"
+                     "&job_type_version=&include_superseded=false&sortField=last_modified&sortOrder=-1&")
+    assert [row["id"] for row in listed.json_body["results"]] == [job.id]
+    for key in ("job_type", "recipe", "node", "duration", "error.category", "error.title"):
+        assert api.get(f"/v6/jobs/?order=-{key}").status_code == 200, key
+    details = api.get(f"/v6/jobs/{job.id}/").json_body
+    assert details["event"] is not None and details["configuration"]["priority"] == 100
+    executions = api.get(f"/v6/jobs/{job.id}/executions/").json_body["results"]
+    assert executions[0]["job_exit_code"] == 1
+    assert api.get(f"/v6/jobs/{job.id}/input_files/").status_code == 200
+    assert api.get(f"/v6/files/?job_id={job.id}").json_body["count"] == 0
