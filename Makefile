@@ -37,6 +37,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.list_jobs
 	$(BIN)/python -m bench.history
+	$(BIN)/python -m bench.run_jobs
+	$(BIN)/python -m bench.bulk
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

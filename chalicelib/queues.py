@@ -112,9 +112,27 @@ def reset_queue_urls() -> None:
 
 def send_dispatch(job_id: int, exe_num: int, priority: int, delay_seconds: int = 0) -> None:
     """Ask for execution `exe_num` of job `job_id` to be dispatched (not before `delay_seconds`, <= 900)."""
-    body = json.dumps({"job_id": job_id, "exe_num": exe_num, "priority": priority}, separators=(",", ":"))
+    body = _dispatch_body(job_id, exe_num, priority)
     try:
         aws.client("sqs").send_message(QueueUrl=queue_url(DISPATCH), MessageBody=body,
                                        DelaySeconds=max(0, min(int(delay_seconds), 900)))
     except Exception as error:  # noqa: BLE001 - botocore raises many kinds; the caller decides
         raise QueueSendError(f"sending the dispatch message of job {job_id} failed: {error}") from error
+
+
+def send_dispatch_batch(items: list[tuple[int, int, int]]) -> None:
+    """Dispatch messages for many `(job_id, exe_num, priority)`, ten to a request (SQS's batch limit)."""
+    client, url = aws.client("sqs"), queue_url(DISPATCH)
+    for start in range(0, len(items), 10):
+        entries = [{"Id": str(i), "MessageBody": _dispatch_body(*item)}
+                   for i, item in enumerate(items[start:start + 10])]
+        try:
+            failed = client.send_message_batch(QueueUrl=url, Entries=entries).get("Failed", [])
+        except Exception as error:  # noqa: BLE001
+            raise QueueSendError(f"sending {len(entries)} dispatch messages failed: {error}") from error
+        if failed:
+            raise QueueSendError(f"{len(failed)} dispatch messages were refused: {failed[0].get('Message')}")
+
+
+def _dispatch_body(job_id: int, exe_num: int, priority: int) -> str:
+    return json.dumps({"job_id": job_id, "exe_num": exe_num, "priority": priority}, separators=(",", ":"))

@@ -230,7 +230,9 @@ def _stop_running(job: Job) -> None:
             log.exception("stopping %s failed", execution.cluster_id)
 
 
-def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: datetime) -> bool:
+def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: datetime,
+           wake: list[tuple[int, int, int]]) -> bool:
+    """One conditional update; a requeued job's dispatch message joins `wake` (sent in batches)."""
     stamp = {"id": operation.id, "kind": operation.kind, "reason": operation.reason}
     try:
         if operation.kind == "cancel":
@@ -242,12 +244,16 @@ def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: d
         job_state.requeue(job, max_tries.get(job.job_type_id, 3), priority, now, stamp)
     except StaleUpdate:
         return False
-    from chalicelib.queues import QueueSendError, send_dispatch
-    try:
-        send_dispatch(job.id, job.num_exes + 1, priority)
-    except QueueSendError:
-        log.exception("dispatch message of requeued job %s lost; the redispatch sweep sends it again", job.id)
+    wake.append((job.id, job.num_exes + 1, priority))
     return True
+
+
+def _send_wake_ups(wake: list[tuple[int, int, int]]) -> None:
+    from chalicelib.queues import QueueSendError, send_dispatch_batch
+    try:
+        send_dispatch_batch(wake)
+    except QueueSendError:
+        log.exception("dispatch messages of %d requeued jobs lost; the redispatch sweep sends them again", len(wake))
 
 
 # --- reading matches in chunks --------------------------------------------------------------------------
@@ -346,7 +352,10 @@ def process_chunk(operation_id: int, cursor: dict | None) -> dict:
     if operation.kind == "requeue":
         type_ids = {job.job_type_id for job in rows if eligible("requeue", job)}
         max_tries = {jt_id: jt.max_tries for jt_id, jt in catalog.get_job_types(type_ids).items()}
-    changed = sum(1 for job in rows if eligible(operation.kind, job) and _apply(operation, job, max_tries, now))
+    wake: list[tuple[int, int, int]] = []
+    changed = sum(1 for job in rows if eligible(operation.kind, job) and _apply(operation, job, max_tries, now, wake))
+    if wake:
+        _send_wake_ups(wake)
     done = following is None
     bulk_store.record_chunk(operation_id, len(rows), changed, now, done)
     return {"operation_id": str(operation_id), "cursor": following, "done": done}
