@@ -8,9 +8,11 @@ from chalicelib.auth import Principal
 from chalicelib.models import catalog
 from chalicelib.models import jobs as job_store
 from chalicelib.models.executions import save_execution
+from chalicelib.models.files import input_link
 from chalicelib.models.tables import Job, JobData, JobExecution, JobInputFile, JobType
 from chalicelib.seed import BUILTIN_ERRORS, Manifest
 from chalicelib.services.job_types import register_job_type
+from chalicelib.timeutil import iso
 from chalicelib.views.history import input_parameters
 
 ADMIN = Principal("admin", "admin", ("default",))
@@ -66,10 +68,10 @@ def build_job(job_id: int, jt: JobType, status: str, now: datetime, *, batch=Non
     job = Job(
         id=job_id, status=status, job_type_id=jt.id, job_type_name=jt.name, job_type_version=jt.version,
         job_type_rev_id=jt.revision_id, job_type_revision_num=jt.revision_num,
-        event={"id": event_id or job_id, "type": "USER", "occurred": _iso(created)},
+        event={"id": event_id or job_id, "type": "USER", "occurred": iso(created)},
         batch_id=batch.id if batch else None,
         batch={"id": batch.id, "title": batch.title, "description": batch.description,
-               "created": _iso(batch.created)} if batch else None,
+               "created": iso(batch.created)} if batch else None,
         recipe_id=recipe.id if recipe else None,
         recipe={"id": recipe.id, "recipe_type": {"id": recipe_type.id, "name": recipe_type.name,
                                                  "title": recipe_type.title,
@@ -100,7 +102,7 @@ def build_job(job_id: int, jt: JobType, status: str, now: datetime, *, batch=Non
     data = JobData(job_id, input=input_data,
                    configuration={"priority": priority, "output_workspaces": {"default": "default", "outputs": {}},
                                   "mounts": {}, "settings": {"API_KEY": "s3cr3t", "MODE": "fast"}})
-    links = [job_store_link(job_id, name, f.id) for name, fs in files.items() for f in fs]
+    links = [input_link(job_id, name, f.id) for name, fs in files.items() for f in fs]
     return job, data, links
 
 
@@ -108,19 +110,14 @@ def _timeline(job: Job) -> list[dict]:
     """The transitions a job in this state went through (one execution)."""
     entries = []
     if job.queued:
-        entries.append({"status": "QUEUED", "at": _iso(job.queued), "exe_num": 1})
+        entries.append({"status": "QUEUED", "at": iso(job.queued), "exe_num": 1})
     if job.started:
-        entries.append({"status": "RUNNING", "at": _iso(job.started), "exe_num": 1})
+        entries.append({"status": "RUNNING", "at": iso(job.started), "exe_num": 1})
         for phase in ("UPLOADING", "EXECUTING") + (("DOWNLOADING",) if job.ended else ()):
-            entries.append({"status": phase, "at": _iso(job.started), "exe_num": 1})
+            entries.append({"status": phase, "at": iso(job.started), "exe_num": 1})
     if job.status in ("FAILED", "COMPLETED", "CANCELED"):
-        entries.append({"status": job.status, "at": _iso(job.ended or job.last_status_change), "exe_num": 1})
+        entries.append({"status": job.status, "at": iso(job.ended or job.last_status_change), "exe_num": 1})
     return entries
-
-
-def job_store_link(job_id: int, name: str, file_id: int) -> JobInputFile:
-    from chalicelib.models.files import input_link
-    return input_link(job_id, name, file_id)
 
 
 def store(jobs: list[tuple[Job, JobData, list[JobInputFile]]]) -> list[Job]:
@@ -148,8 +145,3 @@ def execution(job: Job, exe_num: int, status: str, now: datetime, *, node=None, 
         output={"output_data": []}, created=now, queued=now - timedelta(minutes=6),
         started=now - timedelta(minutes=5), ended=now - timedelta(minutes=1) if status != "RUNNING" else None,
         last_modified=now))
-
-
-def _iso(value: datetime) -> str:
-    from chalicelib.timeutil import iso
-    return iso(value)

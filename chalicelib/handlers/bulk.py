@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib import auth
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
+    caller,
     int_path,
     json_body,
     json_response,
     page_request,
     paged_body,
-    principal_of,
     query_params,
 )
 from chalicelib.lazy import lazy
@@ -24,8 +23,7 @@ blueprint = Blueprint(__name__)
 
 def _start(kind: str):
     request = blueprint.current_request
-    principal = principal_of(request)
-    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    principal, project = caller(request)
     result = bulk_jobs.start(kind, json_body(request), principal.name, project)
     if result.get("dry_run"):
         return json_response(result)

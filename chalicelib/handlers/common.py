@@ -130,6 +130,12 @@ def principal_of(request) -> auth.Principal:
     return request.context["principal"]
 
 
+def caller(request) -> tuple[auth.Principal, str | None]:
+    """The principal and the project its creations are recorded under (`X-Jobs-Project` picks one)."""
+    principal = principal_of(request)
+    return principal, auth.choose_project(principal, request.headers.get("x-jobs-project"))
+
+
 def query_params(request) -> QueryParams:
     return QueryParams.from_chalice(request.query_params)
 

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib import auth
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
+    caller,
     int_path,
     json_body,
     json_response,
     paginate,
-    principal_of,
     query_params,
 )
 from chalicelib.lazy import lazy
@@ -40,8 +39,7 @@ def get_workspaces():
 @api_route(blueprint, "/v6/files", "operator", methods=("POST",))
 def post_file():
     request = blueprint.current_request
-    principal = principal_of(request)
-    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    principal, project = caller(request)
     file = service.add_file(json_body(request), principal, project)
     return json_response(views.file_view(file), 201, {"Location": absolute_url(request, f"/v6/files/{file.id}/")})
 

@@ -5,14 +5,13 @@ from urllib.parse import quote, unquote
 
 from chalice import Blueprint
 
-from chalicelib import auth
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
+    caller,
     json_body,
     json_response,
     paginate,
-    principal_of,
     query_params,
 )
 from chalicelib.lazy import lazy
@@ -26,8 +25,7 @@ blueprint = Blueprint(__name__)
 @api_route(blueprint, "/v6/job-types", "operator", methods=("POST",))
 def post_job_type():
     request = blueprint.current_request
-    principal = principal_of(request)
-    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    principal, project = caller(request)
     registered = service.register_job_type(json_body(request), principal, project)
     job_type = registered.job_type
     location = absolute_url(request, f"/v6/job-types/{quote(job_type.name)}/{quote(job_type.version)}/")

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib import auth
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
+    caller,
     int_path,
     json_body,
     json_response,
     page_request,
     paged_body,
     paginate,
-    principal_of,
     query_params,
 )
 from chalicelib.lazy import lazy
@@ -47,8 +46,7 @@ def get_jobs():
 @api_route(blueprint, "/v6/jobs", "submitter", methods=("POST",))
 def post_job():
     request = blueprint.current_request
-    principal = principal_of(request)
-    project = auth.choose_project(principal, request.headers.get("x-jobs-project"))
+    principal, project = caller(request)
     job_id = queue_job.queue_job(json_body(request), principal, project, request.headers.get("idempotency-key"))
     return json_response(job_details.get_job_details(job_id, consistent=True), 201,
                          {"Location": absolute_url(request, f"/v6/jobs/{job_id}/")})

@@ -142,11 +142,6 @@ def register_job_type_errors(definitions: list, now: datetime) -> None:
         ErrorModel(id=next_id("error"), created=now, last_modified=now, **fields).save()
 
 
-def get_errors(ids: Iterable[int]) -> dict[int, ErrorModel]:
-    wanted = set(ids)
-    return {e.id: e for e in ErrorModel.batch_get(wanted)} if wanted else {}
-
-
 def find_error(name: str, job_type_name: str | None = None) -> ErrorModel | None:
     candidates = list(ErrorModel.by_name.query(name))
     for wanted in (job_type_name, None):

@@ -61,9 +61,8 @@ def ensure_workspace(workspace: Workspace, now: datetime) -> Workspace:
         return get_workspace(workspace.name, fresh=True)  # type: ignore[return-value]
 
 
-def create_file(file: File, now: datetime) -> File:
-    file.id = next_id("file")
-    file.created = file.last_modified = now
+def insert_file(file: File) -> File:
+    """Write a new file record; its id comes from the `file` counter, so a clash is a bug."""
     file.save(condition=File.id.does_not_exist())
     return file
 

@@ -366,16 +366,6 @@ def handle_chunk_event(event: dict) -> dict:
     return process_chunk(int(event["operation_id"]), event.get("cursor"))
 
 
-def run_locally(operation_id: int) -> None:
-    """The state machine's loop without Step Functions (benchmarks, a shell)."""
-    cursor = None
-    while True:
-        result = process_chunk(operation_id, cursor)
-        if result["done"]:
-            return
-        cursor = result["cursor"]
-
-
 # --- reads --------------------------------------------------------------------------------------------
 
 def operation_view(operation: BulkOperation) -> dict:

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from chalicelib import clock
 from chalicelib.errors import StaleUpdate
-from chalicelib.models import catalog, files, job_state, settings
+from chalicelib.models import catalog, job_state, settings
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
 from chalicelib.models.tables import Job, JobExecution
@@ -113,8 +113,3 @@ def _execution_configuration(configuration: dict, resources: dict) -> dict:
          "settings": configuration.get("settings", {}) if kind == "main" else {},
          "mounts": configuration.get("mounts", {}) if kind == "main" else {}}
         for kind in ("pre", "main", "post")]}
-
-
-def workspace_broker(name: str) -> dict | None:
-    workspace = files.get_workspace(name)
-    return workspace.configuration if workspace else None

@@ -95,8 +95,7 @@ def add_file(body: dict, principal: Principal, project: str | None) -> File:
         data_type_tags=tags, owner=principal.name, project=project, created=now, last_modified=now,
         **sources, **times,
     )
-    file.save(condition=File.id.does_not_exist())
-    return file
+    return file_store.insert_file(file)
 
 
 def get_file(file_id: int) -> tuple[File, str | None]:
