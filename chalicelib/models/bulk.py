@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.models.ids import next_id
-from chalicelib.models.tables import BulkOperation
+from chalicelib.models.tables import BulkOperation, update_item
 
 SHARD = "operations"
 
@@ -43,14 +43,13 @@ def record_chunk(operation_id: int, matched: int, changed: int, now: datetime, d
                BulkOperation.skipped.add(matched - changed), BulkOperation.chunks.add(1)]
     if done:
         actions += [BulkOperation.state.set("SUCCEEDED"), BulkOperation.ended.set(now)]
-    BulkOperation(operation_id).update(actions=actions, condition=BulkOperation.state == "RUNNING")
+    update_item(BulkOperation(operation_id), actions, BulkOperation.state == "RUNNING")
 
 
 def mark_failed(operation_id: int, error: str, now: datetime) -> None:
-    BulkOperation(operation_id).update(actions=[BulkOperation.state.set("FAILED"), BulkOperation.error.set(error),
-                                                BulkOperation.ended.set(now)],
-                                       condition=BulkOperation.state == "RUNNING")
+    update_item(BulkOperation(operation_id), [BulkOperation.state.set("FAILED"), BulkOperation.error.set(error),
+                                              BulkOperation.ended.set(now)], BulkOperation.state == "RUNNING")
 
 
 def set_execution(operation_id: int, execution_arn: str) -> None:
-    BulkOperation(operation_id).update(actions=[BulkOperation.execution_arn.set(execution_arn)])
+    update_item(BulkOperation(operation_id), [BulkOperation.execution_arn.set(execution_arn)])

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from chalicelib.models.jobs import modified_key, type_status_key
-from chalicelib.models.tables import Job, JobType
+from chalicelib.models.tables import Job, JobType, update_item
 from chalicelib.rsql.fields import from_epoch_ms, stored_value
 from chalicelib.rsql.plan import HistoryPlan
 
@@ -131,7 +131,7 @@ def mark_deleted(job_id: int) -> bool:
     """Hide a job from the history (the job itself stays); False when there is no such job."""
     from pynamodb.exceptions import UpdateError
     try:
-        Job(job_id).update(actions=[Job.history_deleted.set(True)], condition=Job.id.exists())
+        update_item(Job(job_id), [Job.history_deleted.set(True)], Job.id.exists())
     except UpdateError as error:
         if getattr(error, "cause_response_code", "") == "ConditionalCheckFailedException":
             return False

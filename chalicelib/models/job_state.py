@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from chalicelib.errors import StaleUpdate
 from chalicelib.models.jobs import modified_key, queue_key, type_status_key
-from chalicelib.models.tables import Job, JobData, JobExecution, JobType, write_transaction
+from chalicelib.models.tables import Job, JobData, JobExecution, JobType, update_item, write_transaction
 from chalicelib.timeutil import iso
 
 
@@ -54,10 +54,10 @@ def claim(job: Job, execution: JobExecution, now: datetime) -> None:
 def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
     """A phase of the running execution (UPLOADING, EXECUTING, DOWNLOADING), for the history."""
     try:
-        Job(job_id).update(actions=[
+        update_item(Job(job_id), [
             Job.timeline.set((Job.timeline | []).append([{"status": phase, "at": iso(now), "exe_num": exe_num}])),
             Job.last_modified.set(now), Job.modified_key.set(modified_key(now, job_id)),
-        ], condition=_current(job_id, exe_num, "RUNNING"))
+        ], _current(job_id, exe_num, "RUNNING"))
     except UpdateError as error:
         raise StaleUpdate(f"job {job_id} exe {exe_num} is not running") from error
 
@@ -109,7 +109,7 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
 
 def set_unmet_resources(job_type_id: int, unmet: str | None) -> None:
     actions = [JobType.unmet_resources.set(unmet)] if unmet else [JobType.unmet_resources.remove()]
-    JobType(job_type_id).update(actions=actions, condition=JobType.id.exists())
+    update_item(JobType(job_type_id), actions, JobType.id.exists())
 
 
 CANCELLABLE = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED")
@@ -129,7 +129,7 @@ def cancel(job: Job, now: datetime, operation: dict) -> None:
     condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)
     try:
         if job.status != "RUNNING":
-            Job(job.id).update(actions=actions, condition=condition)
+            update_item(Job(job.id), actions, condition)
             return
         with write_transaction() as transaction:
             transaction.update(Job(job.id), actions=actions + [Job.ended.set(now)], condition=condition)
@@ -155,6 +155,6 @@ def requeue(job: Job, job_type_max_tries: int, priority: int, now: datetime, ope
     condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)
                  & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False)))  # noqa: E712
     try:
-        Job(job.id).update(actions=actions, condition=condition)
+        update_item(Job(job.id), actions, condition)
     except UpdateError as error:
         raise StaleUpdate(f"job {job.id} exe {job.num_exes} changed before it could be requeued") from error

@@ -6,7 +6,7 @@ from datetime import datetime
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.ids import next_id
-from chalicelib.models.tables import Node
+from chalicelib.models.tables import Node, update_item
 
 
 def register(hostname: str, resources: dict, slots: int, now: datetime) -> Node:
@@ -22,8 +22,7 @@ def register(hostname: str, resources: dict, slots: int, now: datetime) -> Node:
 
 
 def heartbeat(node_id: int, now: datetime) -> None:
-    Node(node_id).update(actions=[Node.last_heartbeat.set(now), Node.is_active.set(True)],
-                         condition=Node.id.exists())
+    update_item(Node(node_id), [Node.last_heartbeat.set(now), Node.is_active.set(True)], Node.id.exists())
 
 
 def all_nodes() -> list[Node]:

@@ -20,6 +20,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.constants import NONE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -70,6 +71,14 @@ def write_transaction() -> TransactWrite:
     if _transaction_connection is None:
         _transaction_connection = Connection(region=get_settings().region)
     return TransactWrite(connection=_transaction_connection)
+
+
+def update_item(item: Model, actions: list, condition=None) -> None:
+    """`item.update(...)` without reading the item back: PynamoDB's `update` always asks for ALL_NEW, which
+    sends the whole (large) job back on every state change. Raises `UpdateError` when `condition` fails."""
+    hash_key, range_key = item._get_hash_range_key_serialized_values()
+    item._get_connection().update_item(hash_key, range_key=range_key, actions=actions, condition=condition,
+                                       return_values=NONE)
 
 
 def _index(name: str, projection=None):

@@ -17,7 +17,7 @@ from chalicelib.config import get_settings
 from chalicelib.errors import StaleUpdate
 from chalicelib.models import catalog, executions, files, job_state
 from chalicelib.models import jobs as job_store
-from chalicelib.models.tables import File, Job, JobExecution
+from chalicelib.models.tables import File, Job, JobExecution, update_item
 from chalicelib.seed import Manifest, builtin_error, error_definition_for_exit_code
 from chalicelib.timeutil import iso
 
@@ -174,10 +174,10 @@ def _execution_id(job_id: int, exe_num: int, result) -> int | None:
 
 def _end_canceled(job_id: int, exe_num: int, result, now: datetime) -> str | None:
     try:
-        JobExecution(job_id, exe_num).update(actions=[
+        update_item(JobExecution(job_id, exe_num), [
             JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
             JobExecution.task_results.set(result.task_results), JobExecution.last_modified.set(now),
-        ], condition=JobExecution.status == "RUNNING")
+        ], JobExecution.status == "RUNNING")
     except Exception:  # noqa: BLE001 - already ended: nothing to record
         return None
     return "CANCELED"
