@@ -12,10 +12,16 @@ blueprint = Blueprint(__name__)
 DISPATCH_QUEUE_NAME = os.environ.get("JOBS_DISPATCH_QUEUE_NAME", "jobs-service-dev-dispatch")
 
 
+def _is_dispatch_entry(value) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("job_id"), int) and isinstance(value.get("exe_num"), int)
+
+
 def _dispatch_record(record) -> None:
+    """A dispatch message names one job (`{"job_id", "exe_num", "priority"}`) or, from a bulk requeue,
+    several (`{"jobs": [...]}`); anything else is a poison message."""
     body = json.loads(record.body)
-    if not isinstance(body, dict) or not isinstance(body.get("job_id"), int) or not isinstance(
-            body.get("exe_num"), int):
+    entries = body.get("jobs") if isinstance(body, dict) and "jobs" in body else [body]
+    if not isinstance(entries, list) or not entries or not all(_is_dispatch_entry(entry) for entry in entries):
         raise ValueError(f"not a dispatch message: {record.body[:200]!r}")
 
 

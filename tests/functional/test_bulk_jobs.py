@@ -205,9 +205,11 @@ def test_requeued_jobs_get_a_dispatch_message_and_really_run_again(api, world):
                 break
             bodies += [m["Body"] for m in got]
         import json
-        assert sorted((json.loads(b)["job_id"], json.loads(b)["exe_num"]) for b in bodies) == sorted(
+        assert len(bodies) == 1  # one message names the chunk's requeued jobs
+        named = json.loads(bodies[0])["jobs"]
+        assert sorted((entry["job_id"], entry["exe_num"]) for entry in named) == sorted(
             (j.id, j.num_exes + 1) for j in failed)
-        deliver(api, *bodies)
+        assert deliver(api, *bodies) == {"batchItemFailures": []}
         assert {(spec.job_id, spec.exe_num) for spec in runner.launched} >= {(j.id, j.num_exes + 1) for j in failed}
         assert all(job_store.get_job(j.id).status == "RUNNING" for j in failed)
     finally:

@@ -119,8 +119,9 @@ def test_duplicate_and_stale_messages_change_nothing(world):
 
 def test_a_poison_message_is_reported_as_a_batch_item_failure(world):
     job_id = submit(world)
-    payload = deliver(world["api"], "not json", message(job_id), json.dumps({"job_id": "x"}))
-    assert len(payload["batchItemFailures"]) == 2
+    payload = deliver(world["api"], "not json", message(job_id), json.dumps({"job_id": "x"}),
+                      json.dumps({"jobs": []}), json.dumps({"jobs": [json.loads(message(job_id)), {"job_id": 1}]}))
+    assert len(payload["batchItemFailures"]) == 4
     assert job_store.get_job(job_id).status == "RUNNING"
 
 
