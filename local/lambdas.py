@@ -45,7 +45,16 @@ def route(function_name_suffix: str, handler: Callable[[dict], object]) -> None:
     _installed = True
 
 
-def route_bulk_chunk() -> None:
+def route_bulk_chunk(after_each: Callable[[], None] | None = None) -> None:
     from chalicelib.services.bulk_jobs import handle_chunk_event
     from chalicelib.workflows import CHUNK_FUNCTION
-    route(CHUNK_FUNCTION, handle_chunk_event)
+    if after_each is None:
+        route(CHUNK_FUNCTION, handle_chunk_event)
+        return
+
+    def handle_then_report(event: dict) -> object:
+        try:
+            return handle_chunk_event(event)
+        finally:
+            after_each()
+    route(CHUNK_FUNCTION, handle_then_report)

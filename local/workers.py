@@ -165,29 +165,15 @@ def main() -> int:
                            sweep_seconds=float(os.environ.get("JOBS_SWEEP_SECONDS") or 15))
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    counts = _count_aws_calls() if os.environ.get("JOBS_COUNT_CALLS_FILE") else None
+    from local.call_counter import count_aws_calls, counting_requested, write_counts
+    counts = count_aws_calls() if counting_requested() else None
     workers.start()
     print(f"workers ready: node {workers.node.hostname} with {workers.slots} slots", flush=True)
     stop.wait()
     workers.stop()
     if counts is not None:  # for bench/run_jobs.py: what the worker side cost, by operation
-        import json
-        Path(os.environ["JOBS_COUNT_CALLS_FILE"]).write_text(json.dumps(counts))
+        write_counts(counts)
     return 0
-
-
-def _count_aws_calls() -> dict:
-    import botocore.client
-    counts: dict[str, int] = {}
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation_name, api_params):
-        key = f"{self.meta.service_model.service_name}:{operation_name}"
-        counts[key] = counts.get(key, 0) + 1
-        return original(self, operation_name, api_params)
-
-    botocore.client.BaseClient._make_api_call = counting
-    return counts
 
 
 if __name__ == "__main__":

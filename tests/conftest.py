@@ -42,7 +42,10 @@ def fresh_aws(workspace: Path):
     from chalicelib.config import reset_settings
     reset_settings()
     # Step Functions executions really run (in a background thread), their Lambda tasks routed to our
-    # handlers in this process (local/lambdas.py).
+    # handlers in this process (local/lambdas.py). DynamoDB answers as the local stack's moto does
+    # (local/moto_speedups.py).
+    from local.moto_speedups import install
+    install()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         import boto3
 

@@ -1,0 +1,122 @@
+"""The fast DynamoDB item encoding of local/moto_speedups.py answers exactly what moto's own serializer does."""
+from __future__ import annotations
+
+import contextlib
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import moto_speedups
+
+ITEM = {
+    "pk": {"S": "job#1"}, "sk": {"N": "7"}, "gsi": {"S": "g"}, "text": {"S": "héllo \"quoted\" \n"},
+    "number": {"N": "-12.5"}, "blob": {"B": b"\x00\xffbinary"}, "strings": {"SS": ["a", "b"]},
+    "numbers": {"NS": ["1", "2.5"]}, "blobs": {"BS": [b"x", b"\x01"]}, "nothing": {"NULL": True},
+    "flag": {"BOOL": False}, "empty_list": {"L": []}, "empty_map": {"M": {}},
+    "nested": {"M": {"timeline": {"L": [{"M": {"status": {"S": "QUEUED"}, "at": {"N": "1"},
+                                                "bin": {"B": b"z"}, "list": {"L": [{"NULL": True}]}}}]}}},
+}
+
+
+@contextlib.contextmanager
+def speedups(on: bool):
+    """The fast path on or off for the block, then as it was (the test session installs it)."""
+    was = moto_speedups.installed()
+    moto_speedups.install() if on else moto_speedups.uninstall()
+    try:
+        yield
+    finally:
+        moto_speedups.install() if was else moto_speedups.uninstall()
+
+
+def _requests(client) -> list[tuple[str, dict]]:
+    key = {"pk": {"S": "job#1"}, "sk": {"N": "7"}}
+    return [
+        ("get_item", {"TableName": "t", "Key": key}),
+        ("get_item", {"TableName": "t", "Key": {"pk": {"S": "none"}, "sk": {"N": "1"}}}),
+        ("query", {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {
+            ":p": {"S": "job#1"}}, "Limit": 1}),
+        ("scan", {"TableName": "t", "ProjectionExpression": "pk, sk"}),
+        ("query", {"TableName": "t", "IndexName": "by-gsi", "KeyConditionExpression": "gsi = :g",
+                   "ExpressionAttributeValues": {":g": {"S": "g"}}}),
+        ("query", {"TableName": "t", "KeyConditionExpression": "pk = :p",
+                   "ExpressionAttributeValues": {":p": {"S": "nobody"}}}),
+        ("scan", {"TableName": "t", "Limit": 2}),
+        ("scan", {"TableName": "t", "Select": "COUNT"}),
+        ("batch_get_item", {"RequestItems": {"t": {"Keys": [key, {"pk": {"S": "job#2"}, "sk": {"N": "8"}}]}}}),
+        ("transact_get_items", {"TransactItems": [{"Get": {"TableName": "t", "Key": key}}]}),
+        ("update_item", {"TableName": "t", "Key": key, "UpdateExpression": "SET #n = :n",
+                         "ExpressionAttributeNames": {"#n": "number"}, "ExpressionAttributeValues": {
+                             ":n": {"N": "3"}}, "ReturnValues": "ALL_NEW"}),
+        ("update_item", {"TableName": "t", "Key": key, "UpdateExpression": "SET #n = :n",
+                         "ExpressionAttributeNames": {"#n": "number"}, "ExpressionAttributeValues": {
+                             ":n": {"N": "4"}}, "ReturnValues": "NONE"}),
+        ("put_item", {"TableName": "t", "Item": {**ITEM, "sk": {"N": "9"}}, "ReturnValues": "ALL_OLD"}),
+        ("put_item", {"TableName": "t", "Item": {**ITEM, "sk": {"N": "9"}}, "ReturnValues": "ALL_OLD"}),
+        ("delete_item", {"TableName": "t", "Key": {"pk": {"S": "job#1"}, "sk": {"N": "9"}},
+                         "ReturnValues": "ALL_OLD"}),
+    ]
+
+
+def _answers(installed: bool) -> list[dict]:
+    bodies: list[dict] = []
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in
+                                  (("pk", "S"), ("sk", "N"), ("gsi", "S"))],
+            GlobalSecondaryIndexes=[{"IndexName": "by-gsi", "KeySchema": [{"AttributeName": "gsi", "KeyType": "HASH"}],
+                                     "Projection": {"ProjectionType": "ALL"}}])
+        client.put_item(TableName="t", Item=ITEM)
+        client.put_item(TableName="t", Item={**ITEM, "pk": {"S": "job#2"}, "sk": {"N": "8"}})
+        client.meta.events.register("after-call.dynamodb", lambda http_response, **_: bodies.append(
+            json.loads(http_response.content or b"{}")))
+        with speedups(installed):
+            for operation, request in _requests(client):
+                getattr(client, operation)(**request)
+    return bodies
+
+
+def test_the_fast_encoding_answers_what_moto_answers(monkeypatch):
+    encoded = []
+    original = moto_speedups.attribute_map
+    monkeypatch.setattr(moto_speedups, "attribute_map", lambda item: encoded.append(item) or original(item))
+    generic = _answers(installed=False)
+    assert encoded == []
+    fast = _answers(installed=True)
+    assert len(encoded) >= 10  # the fast path really served the item-bearing answers
+    assert len(fast) == len(_requests(None))
+    assert fast == generic
+
+
+def test_errors_are_still_moto_s_own():
+    with mock_aws(), speedups(True):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.query(TableName="missing", KeyConditionExpression="pk = :p",
+                         ExpressionAttributeValues={":p": {"S": "x"}})
+
+
+def test_a_kept_update_expression_applies_each_call_s_own_values():
+    with mock_aws(), speedups(True):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="u", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        expression = "SET #s = :s, #t = list_append(if_not_exists(#t, :empty), :entry) REMOVE #gone"
+        for key, status in (("a", "QUEUED"), ("b", "RUNNING"), ("a", "CANCELED")):
+            client.update_item(
+                TableName="u", Key={"pk": {"S": key}}, UpdateExpression=expression,
+                ExpressionAttributeNames={"#s": "status", "#t": "timeline", "#gone": "queue_key"},
+                ExpressionAttributeValues={":s": {"S": status}, ":empty": {"L": []},
+                                           ":entry": {"L": [{"S": status}]}})
+        items = {item["pk"]["S"]: item for item in client.scan(TableName="u")["Items"]}
+        assert items["a"]["status"] == {"S": "CANCELED"}
+        assert items["a"]["timeline"] == {"L": [{"S": "QUEUED"}, {"S": "CANCELED"}]}
+        assert items["b"]["timeline"] == {"L": [{"S": "RUNNING"}]}
+        with pytest.raises(client.exceptions.ClientError, match="ValidationException"):
+            client.update_item(TableName="u", Key={"pk": {"S": "a"}}, UpdateExpression="SET = oops")
