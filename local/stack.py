@@ -21,6 +21,14 @@ from pathlib import Path
 log = logging.getLogger("jobs.local")
 
 
+SNAPSHOT_PAUSE_RATIO = 9  # JOBS_SNAPSHOT_PAUSE_RATIO
+
+
+def next_snapshot_pause(configured_seconds: float, last_took_seconds: float,
+                        ratio: float = SNAPSHOT_PAUSE_RATIO) -> float:
+    return max(configured_seconds, ratio * last_took_seconds)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -62,6 +70,8 @@ class LocalStack:
             from moto.server import ThreadedMotoServer
 
             from local.lambdas import route_bulk_chunk
+            from local.moto_speedups import install
+            install()
             self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
             self._moto.start()
             route_bulk_chunk()
@@ -133,11 +143,18 @@ class LocalStack:
             save_snapshot(boto3.session.Session(), self.endpoint, self.data_dir)
 
     def _snapshot_loop(self) -> None:
-        while not self._stop.wait(self.snapshot_seconds):
+        """Every JOBS_SNAPSHOT_SECONDS, or longer when the store is large: a snapshot reads every item through
+        the emulator, so the pause after one is at least JOBS_SNAPSHOT_PAUSE_RATIO (9) times what it took,
+        keeping snapshots under a tenth of moto's time (0: every JOBS_SNAPSHOT_SECONDS whatever they cost)."""
+        ratio = float(os.environ.get("JOBS_SNAPSHOT_PAUSE_RATIO") or SNAPSHOT_PAUSE_RATIO)
+        pause = self.snapshot_seconds
+        while not self._stop.wait(pause):
+            started = time.monotonic()
             try:
                 self.snapshot()
             except Exception:  # noqa: BLE001 - keep serving; the next round tries again
                 log.exception("periodic snapshot failed")
+            pause = next_snapshot_pause(self.snapshot_seconds, time.monotonic() - started, ratio)
 
     def start_workers(self) -> None:
         """The worker side (node, runner, SQS poller, sweeps) in its own process, as worker nodes are

@@ -11,8 +11,8 @@ from local.sample_data import manifest
 from tests.e2e.test_local_stack import Stack
 
 pytestmark = pytest.mark.e2e
-FAST = {"JOBS_SNAPSHOT_SECONDS": "0.5", "JOBS_SWEEP_SECONDS": "1", "JOBS_RETRY_BASE_SECONDS": "1",
-        "JOBS_WORKER_SLOTS": "2"}
+FAST = {"JOBS_SNAPSHOT_SECONDS": "0.5", "JOBS_SNAPSHOT_PAUSE_RATIO": "0", "JOBS_SWEEP_SECONDS": "1",
+        "JOBS_RETRY_BASE_SECONDS": "1", "JOBS_WORKER_SLOTS": "2"}
 
 
 def wait_for(stack: Stack, job_id: int, statuses: tuple[str, ...], seconds: float = 60) -> dict:
@@ -71,10 +71,15 @@ def test_a_job_transforms_its_input_and_its_logs_are_served(tmp_path):
 
 def test_a_stack_killed_mid_run_retries_the_job_with_node_lost(tmp_path):
     stack = Stack(tmp_path, env=FAST)
-    job_type = register(stack, "slow", "sleep 4; cp ${INPUT_FILE} ${OUTPUT_DIR}/copy.out")
+    job_type = register(stack, "slow", "sleep 5; cp ${INPUT_FILE} ${OUTPUT_DIR}/copy.out")
     job_id = submit(stack, job_type, b"data\n")
     wait_for(stack, job_id, ("RUNNING",))
-    time.sleep(1.5)  # a snapshot holds the RUNNING state
+    running_seen = time.time()
+    manifest = tmp_path / "snapshot" / "manifest.json"
+    deadline = time.monotonic() + 4
+    while not (manifest.exists() and manifest.stat().st_mtime > running_seen + 0.1):  # a snapshot holds RUNNING
+        assert time.monotonic() < deadline, "no snapshot taken while the job ran"
+        time.sleep(0.1)
     stack.kill()
 
     again = Stack(tmp_path, env=FAST)

@@ -453,3 +453,10 @@ def test_batch_write_gives_up_with_a_clear_error() -> None:
 
     with pytest.raises(SnapshotError, match="unprocessed"):
         snapshot._batch_write(ThrottledDynamoDB(), TABLE, [{"pk": {"S": "a"}}], sleep=lambda _: None)
+
+
+@pytest.mark.parametrize("configured, took, pause", [(60, 0.5, 60), (60, 10, 90), (5, 2, 18)])
+def test_snapshots_of_a_large_store_are_spaced_to_stay_under_a_tenth_of_the_time(configured, took, pause) -> None:
+    from local.stack import next_snapshot_pause
+    assert next_snapshot_pause(configured, took) == pause
+    assert took / (took + next_snapshot_pause(configured, took)) <= 0.1
