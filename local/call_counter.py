@@ -11,13 +11,17 @@ VARIABLE = "JOBS_COUNT_CALLS_FILE"
 
 def count_aws_calls() -> dict[str, int]:
     """Start counting; the returned dict fills as calls are made."""
+    import threading
+
     import botocore.client
     counts: dict[str, int] = {}
+    lock = threading.Lock()  # calls come from many threads (bulk writers, request handlers)
     original = botocore.client.BaseClient._make_api_call
 
     def counting(self, operation_name, api_params):
         key = f"{self.meta.service_model.service_name}:{operation_name}"
-        counts[key] = counts.get(key, 0) + 1
+        with lock:
+            counts[key] = counts.get(key, 0) + 1
         return original(self, operation_name, api_params)
 
     botocore.client.BaseClient._make_api_call = counting
@@ -31,5 +35,5 @@ def counting_requested() -> bool:
 def write_counts(counts: dict[str, int]) -> None:
     path = Path(os.environ[VARIABLE])
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(counts))
+    temporary.write_text(json.dumps(dict(counts)))
     temporary.replace(path)

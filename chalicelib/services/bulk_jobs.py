@@ -5,8 +5,9 @@
 2. A Step Functions execution named `bulk-<id>` (a repeated start does not run twice) loops on the
    chunk function (`process_chunk`): each call reads one page of matching jobs (at most CHUNK_SIZE) from
    the index the list's query plan picks, after the cursor the previous chunk returned, applies one
-   conditional update per job that is eligible (0 writes for the others), records the chunk's counts on
-   the operation (one write) and returns the next cursor. Two state transitions per chunk.
+   conditional update per job that is eligible (0 writes for the others; JOBS_BULK_WRITERS at once),
+   records the chunk's counts on the operation (one write) and returns the next cursor. Two state
+   transitions per chunk.
 3. The operation acts on the jobs as they were last modified before it was requested: the key range
    ends just before the request time. That is what the operator saw, and it keeps the paging stable
    (every job this operation changes moves past the range, so it is never read twice).
@@ -19,10 +20,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.config import get_settings
 from chalicelib.domain import ERROR_CATEGORIES, JOB_STATUSES, JobFilter
 from chalicelib.errors import InvalidInput, NotFound, StaleUpdate
 from chalicelib.models import bulk as bulk_store
@@ -248,6 +251,17 @@ def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: d
     return True
 
 
+def _apply_all(operation: BulkOperation, jobs: list[Job], max_tries: dict[int, int], now: datetime,
+               wake: list[tuple[int, int, int]]) -> int:
+    """The chunk's conditional updates, JOBS_BULK_WRITERS at a time (each waits on its own round trip; the
+    jobs are distinct, so their order does not matter). Returns how many changed."""
+    writers = min(get_settings().bulk_writers, len(jobs))
+    if writers <= 1:
+        return sum(1 for job in jobs if _apply(operation, job, max_tries, now, wake))
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="bulk-write") as pool:
+        return sum(pool.map(lambda job: _apply(operation, job, max_tries, now, wake), jobs))
+
+
 def _send_wake_ups(wake: list[tuple[int, int, int]]) -> None:
     from chalicelib.queues import QueueSendError, send_dispatch_batch
     try:
@@ -353,7 +367,7 @@ def process_chunk(operation_id: int, cursor: dict | None) -> dict:
         type_ids = {job.job_type_id for job in rows if eligible("requeue", job)}
         max_tries = {jt_id: jt.max_tries for jt_id, jt in catalog.get_job_types(type_ids).items()}
     wake: list[tuple[int, int, int]] = []
-    changed = sum(1 for job in rows if eligible(operation.kind, job) and _apply(operation, job, max_tries, now, wake))
+    changed = _apply_all(operation, [job for job in rows if eligible(operation.kind, job)], max_tries, now, wake)
     if wake:
         _send_wake_ups(wake)
     done = following is None
