@@ -206,7 +206,7 @@ class _WorkerProcess:
         import subprocess
         env = {**os.environ, "JOBS_DATA_DIR": str(data_dir)}
         self.process = subprocess.Popen([sys.executable, "-m", "local.workers"], env=env, stdout=subprocess.PIPE,
-                                        text=True, preexec_fn=_die_with_parent)
+                                        text=True, preexec_fn=die_with_parent)
         line = self.process.stdout.readline()
         if not line.startswith("workers ready"):
             self.process.kill()
@@ -225,7 +225,7 @@ class _WorkerProcess:
             self.process.kill()
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: ask Linux for SIGTERM when the parent dies (a kill -9 of the stack
     must not leave a worker running jobs against a moto that is gone)."""
     try:
@@ -246,7 +246,7 @@ class _MotoProcess:
         env = {**os.environ, "MOTO_PORT": str(port)}
         self.process = subprocess.Popen([sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
                                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=die_with_parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

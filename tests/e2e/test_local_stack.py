@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.stack import free_port
+from local.stack import die_with_parent, free_port
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -27,9 +27,9 @@ class Stack:
         environment.update({"PORT": str(self.port), "JOBS_DATA_DIR": str(data_dir), "JOBS_ADMIN_TOKEN": TOKEN,
                             "PYTHONUNBUFFERED": "1", **(env or {})})
         args = [sys.executable, "-m", "local.stack"] + (["--demo"] if demo else [])
+        # The stack (and with it its moto and workers) dies with the test process, whatever happens.
         self.process = subprocess.Popen(args, cwd=REPO, env=environment, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT,
-                                        text=True)
+                                        stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_parent)
         self.output: list[str] = []
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -71,16 +71,18 @@ def test_a_job_transforms_its_input_and_its_logs_are_served(tmp_path):
 
 def test_a_stack_killed_mid_run_retries_the_job_with_node_lost(tmp_path):
     stack = Stack(tmp_path, env=FAST)
-    job_type = register(stack, "slow", "sleep 5; cp ${INPUT_FILE} ${OUTPUT_DIR}/copy.out")
-    job_id = submit(stack, job_type, b"data\n")
-    wait_for(stack, job_id, ("RUNNING",))
-    running_seen = time.time()
-    manifest = tmp_path / "snapshot" / "manifest.json"
-    deadline = time.monotonic() + 4
-    while not (manifest.exists() and manifest.stat().st_mtime > running_seen + 0.1):  # a snapshot holds RUNNING
-        assert time.monotonic() < deadline, "no snapshot taken while the job ran"
-        time.sleep(0.1)
-    stack.kill()
+    try:
+        job_type = register(stack, "slow", "sleep 5; cp ${INPUT_FILE} ${OUTPUT_DIR}/copy.out")
+        job_id = submit(stack, job_type, b"data\n")
+        wait_for(stack, job_id, ("RUNNING",))
+        running_seen = time.time()
+        manifest = tmp_path / "snapshot" / "manifest.json"
+        deadline = time.monotonic() + 4
+        while not (manifest.exists() and manifest.stat().st_mtime > running_seen + 0.1):  # a snapshot holds RUNNING
+            assert time.monotonic() < deadline, "no snapshot taken while the job ran"
+            time.sleep(0.1)
+    finally:
+        stack.kill()  # as a crash would (and, should the test fail early, no stack is left running)
 
     again = Stack(tmp_path, env=FAST)
     try:
