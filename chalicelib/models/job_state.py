@@ -3,13 +3,15 @@
 Every change carries `(job_id, exe_num)` and only applies while `exe_num` is the job's current one
 and the job is in the state the change starts from; otherwise it raises `StaleUpdate` and changes
 nothing. So a duplicate, stale or out-of-order event is harmless, and two workers racing for the same
-job leave it in one consistent state.
+job leave it in one consistent state. Only a failed precondition means "stale": throttling, a transaction
+conflict or a network fault is raised as it is, for the caller's retry (never mistaken for "moved on").
 """
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NoReturn
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
 
 from chalicelib.errors import StaleUpdate
 from chalicelib.models.jobs import modified_key, queue_key, type_status_key
@@ -30,6 +32,18 @@ def _touch(job_id: int, status: str, job_type_id: int, now: datetime, entries: l
         Job.timeline.set((Job.timeline | []).append(
             list(earlier) + [{"status": name, "at": iso(now), "exe_num": number} for name, number in entries])),
     ]
+
+
+def _refused(error: PynamoDBException, message: str) -> NoReturn:
+    """Raise StaleUpdate when the write was refused because its precondition failed; otherwise re-raise."""
+    code = error.cause_response_code
+    if code == "TransactionCanceledException":
+        reasons = [reason for reason in getattr(error, "cancellation_reasons", None) or () if reason is not None]
+        if reasons and all(reason.code == "ConditionalCheckFailed" for reason in reasons):
+            raise StaleUpdate(message) from error
+    elif code == "ConditionalCheckFailedException":
+        raise StaleUpdate(message) from error
+    raise error
 
 
 def _clear(job: Job, *attributes) -> list:
@@ -55,7 +69,7 @@ def claim(job: Job, execution: JobExecution, now: datetime) -> None:
             transaction.update(Job(job.id), actions=actions, condition=_current(job.id, execution.exe_num, "QUEUED"))
             transaction.save(execution, condition=JobExecution.job_id.does_not_exist())
     except TransactWriteError as error:
-        raise StaleUpdate(f"job {job.id} exe {execution.exe_num} is no longer claimable") from error
+        _refused(error, f"job {job.id} exe {execution.exe_num} is no longer claimable")
 
 
 def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
@@ -66,7 +80,7 @@ def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
             Job.last_modified.set(now), Job.modified_key.set(modified_key(now, job_id)),
         ], _current(job_id, exe_num, "RUNNING"))
     except UpdateError as error:
-        raise StaleUpdate(f"job {job_id} exe {exe_num} is not running") from error
+        _refused(error, f"job {job_id} exe {exe_num} is not running")
 
 
 def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: datetime, output: dict | None,
@@ -111,7 +125,7 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
                 transaction.update(JobData(job.id), actions=[JobData.output.set(output)],
                                    condition=JobData.job_id.exists())
     except TransactWriteError as error:
-        raise StaleUpdate(f"job {job.id} exe {exe_num} already ended or moved on") from error
+        _refused(error, f"job {job.id} exe {exe_num} already ended or moved on")
 
 
 def set_unmet_resources(job_type_id: int, unmet: str | None) -> None:
@@ -143,7 +157,7 @@ def cancel(job: Job, now: datetime, operation: dict) -> None:
                                actions=[JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
                                         JobExecution.last_modified.set(now)])
     except (UpdateError, TransactWriteError) as error:
-        raise StaleUpdate(f"job {job.id} exe {job.num_exes} changed before it could be canceled") from error
+        _refused(error, f"job {job.id} exe {job.num_exes} changed before it could be canceled")
 
 
 def requeue(job: Job, job_type_max_tries: int, priority: int, now: datetime, operation: dict) -> None:
@@ -162,4 +176,4 @@ def requeue(job: Job, job_type_max_tries: int, priority: int, now: datetime, ope
     try:
         update_item(Job(job.id), actions, condition)
     except UpdateError as error:
-        raise StaleUpdate(f"job {job.id} exe {job.num_exes} changed before it could be requeued") from error
+        _refused(error, f"job {job.id} exe {job.num_exes} changed before it could be requeued")

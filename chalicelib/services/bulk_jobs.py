@@ -233,33 +233,52 @@ def _stop_running(job: Job) -> None:
             log.exception("stopping %s failed", execution.cluster_id)
 
 
-def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: datetime,
-           wake: list[tuple[int, int, int]]) -> bool:
-    """One conditional update; a requeued job's dispatch message joins `wake` (sent in batches)."""
+def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: datetime, changed: list[int],
+           wake: list[tuple[int, int, int]]) -> None:
+    """One conditional update; a changed job joins `changed`, a requeued one's dispatch entry `wake`."""
     stamp = {"id": operation.id, "kind": operation.kind, "reason": operation.reason}
     try:
         if operation.kind == "cancel":
             job_state.cancel(job, now, stamp)
+            changed.append(job.id)
             if job.status == "RUNNING":
                 _stop_running(job)
-            return True
+            return
         priority = operation.priority if operation.priority is not None else job.priority
         job_state.requeue(job, max_tries.get(job.job_type_id, 3), priority, now, stamp)
     except StaleUpdate:
-        return False
+        return
+    changed.append(job.id)
     wake.append((job.id, job.num_exes + 1, priority))
-    return True
 
 
 def _apply_all(operation: BulkOperation, jobs: list[Job], max_tries: dict[int, int], now: datetime,
-               wake: list[tuple[int, int, int]]) -> int:
+               changed: list[int], wake: list[tuple[int, int, int]]) -> None:
     """The chunk's conditional updates, JOBS_BULK_WRITERS at a time (each waits on its own round trip; the
-    jobs are distinct, so their order does not matter). Returns how many changed."""
+    jobs are distinct, so their order does not matter)."""
     writers = min(get_settings().bulk_writers, len(jobs))
     if writers <= 1:
-        return sum(1 for job in jobs if _apply(operation, job, max_tries, now, wake))
+        for job in jobs:
+            _apply(operation, job, max_tries, now, changed, wake)
+        return
     with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="bulk-write") as pool:
-        return sum(pool.map(lambda job: _apply(operation, job, max_tries, now, wake), jobs))
+        list(pool.map(lambda job: _apply(operation, job, max_tries, now, changed, wake), jobs))
+
+
+class Throttled(Exception):
+    """DynamoDB refused for load (or a conflicting transaction): the state machine retries the chunk with
+    backoff (its Retry names this error type). Safe, since every change in it is conditional."""
+
+
+RETRYABLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                   "TransactionCanceledException", "InternalServerError")
+
+
+def _error_code(error: Exception) -> str | None:
+    code = getattr(error, "cause_response_code", None)
+    if code is None and isinstance(getattr(error, "response", None), dict):
+        code = error.response.get("Error", {}).get("Code")
+    return code
 
 
 def _send_wake_ups(wake: list[tuple[int, int, int]]) -> None:
@@ -366,13 +385,32 @@ def process_chunk(operation_id: int, cursor: dict | None) -> dict:
     if operation.kind == "requeue":
         type_ids = {job.job_type_id for job in rows if eligible("requeue", job)}
         max_tries = {jt_id: jt.max_tries for jt_id, jt in catalog.get_job_types(type_ids).items()}
+    changed: list[int] = []
     wake: list[tuple[int, int, int]] = []
-    changed = _apply_all(operation, [job for job in rows if eligible(operation.kind, job)], max_tries, now, wake)
+    try:
+        _apply_all(operation, [job for job in rows if eligible(operation.kind, job)], max_tries, now, changed, wake)
+    except Exception as error:
+        _record_partial(operation_id, changed, wake, now)
+        if _error_code(error) in RETRYABLE_CODES:
+            raise Throttled(f"{_error_code(error)}: {error}") from error
+        raise
     if wake:
         _send_wake_ups(wake)
     done = following is None
-    bulk_store.record_chunk(operation_id, len(rows), changed, now, done)
+    bulk_store.record_chunk(operation_id, len(rows), len(changed), now, done)
     return {"operation_id": str(operation_id), "cursor": following, "done": done}
+
+
+def _record_partial(operation_id: int, changed: list[int], wake: list[tuple[int, int, int]], now: datetime) -> None:
+    """A chunk failing part way: the jobs it changed have left the operation's range, so its retry will not
+    read them again. Count them now (and wake the requeued ones) so the operation's totals stay right."""
+    try:
+        if wake:
+            _send_wake_ups(wake)
+        if changed:
+            bulk_store.record_chunk(operation_id, len(changed), len(changed), now, False)
+    except Exception:  # noqa: BLE001 - the chunk's own error is the one to report
+        log.exception("recording the partial progress of bulk operation %s failed", operation_id)
 
 
 def handle_chunk_event(event: dict) -> dict:

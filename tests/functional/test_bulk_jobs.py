@@ -280,3 +280,52 @@ def test_a_repeated_start_does_not_run_twice(api, world):
     assert len(executions_named(boto3.client("stepfunctions"), f"bulk-{operation['id']}")) == 1
     assert again is None or again.endswith(f":bulk-{operation['id']}")
     assert api.get(f"/v6/jobs/bulk-operations/{operation['id']}/").json_body["matched"] == operation["matched"]
+
+
+def throttling() -> Exception:
+    from pynamodb.exceptions import UpdateError, VerboseClientError
+    return UpdateError("slow down", cause=VerboseClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"))
+
+
+def test_a_throttled_write_is_retried_not_skipped(api, world, monkeypatch):
+    import threading
+
+    from chalicelib.models import job_state
+    update, lock, calls = job_state.update_item, threading.Lock(), []
+
+    def throttled_third_time(*args, **kwargs):
+        with lock:
+            calls.append(1)
+            refuse = len(calls) == 3
+        if refuse:
+            raise throttling()
+        return update(*args, **kwargs)
+    monkeypatch.setattr(job_state, "update_item", throttled_third_time)
+    monkeypatch.setattr(bulk_jobs, "CHUNK_SIZE", 4)
+    queued = [j for j in world.jobs if j.status == "QUEUED"]
+    assert len(queued) >= 3
+    operation = run(api, "cancel", {"status": "QUEUED"})
+    # The chunk failed once (Throttled), the state machine retried it, and nothing was skipped or counted twice.
+    assert operation["state"] == "SUCCEEDED", operation
+    assert all(job_store.get_job(j.id).status == "CANCELED" for j in queued)
+    assert operation["changed"] == operation["matched"] == len(queued) and operation["skipped"] == 0
+
+
+def test_only_a_failed_precondition_counts_as_stale(api, world, monkeypatch):
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.errors import StaleUpdate
+    from chalicelib.models import job_state
+
+    def refuse(*args, **kwargs):
+        raise throttling()
+    queued = next(j for j in world.jobs if j.status == "QUEUED")
+    monkeypatch.setattr(job_state, "update_item", refuse)
+    with pytest.raises(UpdateError) as raised:
+        job_state.cancel(queued, datetime.now(timezone.utc), {"id": 1, "kind": "cancel", "reason": None})
+    assert not isinstance(raised.value, StaleUpdate)
+    monkeypatch.undo()
+    job_state.cancel(queued, datetime.now(timezone.utc), {"id": 1, "kind": "cancel", "reason": None})
+    with pytest.raises(StaleUpdate):  # the same change again: its precondition (QUEUED) no longer holds
+        job_state.cancel(queued, datetime.now(timezone.utc), {"id": 1, "kind": "cancel", "reason": None})
