@@ -11,11 +11,18 @@ tests/unit/test_moto_speedups.py checks the output is the same as moto's, member
 moto also parses an UpdateExpression twice per UpdateItem (~1 ms each for a job's state change). The parsed
 tree is only read (validation works on a deep copy), and a service sends the same few expression texts
 with different values, so parsed trees are kept by text.
+
+And moto backs up, before every TransactWriteItems, a deep copy of each whole table the transaction names,
+to put back if it is cancelled: a job claim or end copied the 20,000-job table (seconds), and a write made
+by another request meanwhile was lost on rollback, or broke the copy (an HTTP 500). Here the backup is of
+the items the transaction names, and a rollback puts back exactly those.
 """
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import threading
 from typing import Any
 
 ITEM_MEMBERS = {
@@ -30,6 +37,8 @@ ITEM_MEMBERS = {
 }
 _generic = None  # moto's own execute_result while the fast path is installed
 _parse = None  # moto's own UpdateExpressionParser.make while parsed trees are kept
+_transact = None  # moto's own DynamoDBBackend.transact_write_items while item-level rollback is on
+_in_transaction = threading.local()
 PARSED_KEPT = 512
 
 
@@ -103,6 +112,7 @@ def install() -> None:
 
     DynamoResult.execute_result = execute_result
     _keep_parsed_update_expressions()
+    _roll_transactions_back_by_item()
 
 
 def _keep_parsed_update_expressions() -> None:
@@ -123,6 +133,72 @@ def _keep_parsed_update_expressions() -> None:
     UpdateExpressionParser.make = classmethod(make)
 
 
+def _roll_transactions_back_by_item() -> None:
+    global _transact
+    from moto.dynamodb.exceptions import (
+        MockValidationException,
+        MultipleTransactionsException,
+        TransactionCanceledException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+    transact = _transact = DynamoDBBackend.transact_write_items
+    rolled_back = (TransactionCanceledException, MultipleTransactionsException, MockValidationException)
+
+    def transact_write_items(self, transact_items):
+        backups = _item_backups(self, transact_items)
+        _in_transaction.on = True  # moto's whole-table copies become no-ops (see Table.__deepcopy__ below)
+        try:
+            return transact(self, transact_items)
+        except rolled_back:
+            for table, hash_key, range_key, saved in reversed(backups):
+                _put_back(table, hash_key, range_key, saved)
+            raise
+        finally:
+            _in_transaction.on = False
+
+    def table_deepcopy(table, memo):
+        if getattr(_in_transaction, "on", False):
+            return table
+        copied = table.__class__.__new__(table.__class__)  # what deepcopy does for a plain object
+        memo[id(table)] = copied
+        copied.__dict__.update(copy.deepcopy(table.__dict__, memo))
+        return copied
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    Table.__deepcopy__ = table_deepcopy
+
+
+def _item_backups(backend, transact_items: list) -> list[tuple]:
+    """(table, hash key, range key, a copy of the item or None) for every item the transaction names."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    backups = []
+    for entry in transact_items:
+        try:
+            _, operation = next(iter(entry.items()))
+            table = backend.tables[operation["TableName"]]
+            key = operation.get("Key") or operation["Item"]
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            current = table.get_item(hash_key, range_key)
+        except Exception:  # noqa: BLE001 - a malformed entry: moto refuses the transaction before writing
+            continue
+        backups.append((table, hash_key, range_key, copy.deepcopy(current) if current is not None else None))
+    return backups
+
+
+def _put_back(table, hash_key, range_key, saved) -> None:
+    if range_key is not None:
+        if saved is None:
+            table.items[hash_key].pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = saved
+    elif saved is None:
+        table.items.pop(hash_key, None)
+    else:
+        table.items[hash_key] = saved
+
+
 def install_for_server() -> None:
     """For a moto server process: its request routing lists moto's ~150 package folders on disk for every
     request (under a lock; ~18% of the process's time under load). The folders do not change while it runs."""
@@ -136,10 +212,15 @@ def installed() -> bool:
 
 
 def uninstall() -> None:
-    global _generic, _parse
+    global _generic, _parse, _transact
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.responses import DynamoResult
     if _generic is not None:
         DynamoResult.execute_result, _generic = _generic, None
     if _parse is not None:
         UpdateExpressionParser.make, _parse = classmethod(_parse), None
+    if _transact is not None:
+        from moto.dynamodb.models import DynamoDBBackend
+        from moto.dynamodb.models.table import Table
+        DynamoDBBackend.transact_write_items, _transact = _transact, None
+        del Table.__deepcopy__

@@ -120,3 +120,48 @@ def test_a_kept_update_expression_applies_each_call_s_own_values():
         assert items["b"]["timeline"] == {"L": [{"S": "RUNNING"}]}
         with pytest.raises(client.exceptions.ClientError, match="ValidationException"):
             client.update_item(TableName="u", Key={"pk": {"S": "a"}}, UpdateExpression="SET = oops")
+
+
+def _after_transactions(on: bool) -> tuple[list[dict], list[dict]]:
+    """Run a successful and two cancelled transactions; return the errors seen and the table's items."""
+    errors = []
+    with mock_aws(), speedups(on):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="x", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                  {"AttributeName": "sk", "AttributeType": "N"}])
+        for n in range(3):
+            client.put_item(TableName="x", Item={"pk": {"S": "job"}, "sk": {"N": str(n)}, "status": {"S": "QUEUED"}})
+
+        def claim(sk: str, expected: str, new_sk: str) -> list[dict]:
+            return [{"Update": {"TableName": "x", "Key": {"pk": {"S": "job"}, "sk": {"N": sk}},
+                                "UpdateExpression": "SET #s = :r", "ConditionExpression": "#s = :q",
+                                "ExpressionAttributeNames": {"#s": "status"},
+                                "ExpressionAttributeValues": {":r": {"S": "RUNNING"}, ":q": {"S": expected}}}},
+                    {"Put": {"TableName": "x", "Item": {"pk": {"S": "exe"}, "sk": {"N": new_sk}},
+                             "ConditionExpression": "attribute_not_exists(pk)"}}]
+        client.transact_write_items(TransactItems=claim("0", "QUEUED", "0"))
+        for items in (claim("1", "QUEUED", "0"),      # the put's condition fails: the update is undone
+                      claim("2", "RUNNING", "2")):    # the update's condition fails: the put is undone
+            with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
+                client.transact_write_items(TransactItems=items)
+            errors.append(cancelled.value.response["CancellationReasons"])
+        items = sorted(client.scan(TableName="x")["Items"], key=lambda i: (i["pk"]["S"], i["sk"]["N"]))
+    return errors, items
+
+
+def test_a_cancelled_transaction_is_undone_item_by_item_as_moto_undoes_it_by_table(monkeypatch):
+    backed_up = []
+    original = moto_speedups._item_backups
+    monkeypatch.setattr(moto_speedups, "_item_backups", lambda *a: backed_up.append(1) or original(*a))
+    generic = _after_transactions(on=False)
+    fast = _after_transactions(on=True)
+    assert len(backed_up) == 3
+    assert fast == generic
+    errors, items = fast
+    assert [[reason["Code"] for reason in reasons] for reasons in errors] == [
+        ["None", "ConditionalCheckFailed"], ["ConditionalCheckFailed", "None"]]
+    assert [(i["pk"]["S"], i["sk"]["N"], i.get("status", {}).get("S")) for i in items] == [
+        ("exe", "0", None), ("job", "0", "RUNNING"), ("job", "1", "QUEUED"), ("job", "2", "QUEUED")]
