@@ -85,11 +85,11 @@ def main() -> None:
     threading.Thread(target=stack._snapshot_loop, name="snapshots", daemon=True).start()
     base = f"http://127.0.0.1:{stack.port}"
     try:
+        paused = requests.patch(f"{base}/v6/scheduler/", headers=HEADERS, json={"is_paused": True})
+        assert paused.status_code == 200, paused.text
         started = time.perf_counter()
         queued_type, failed_type = seed("QUEUED", N), seed("FAILED", N)
         print(f"seeded {2 * N} jobs in {time.perf_counter() - started:.1f}s", flush=True)
-        paused = requests.patch(f"{base}/v6/scheduler/", headers=HEADERS, json={"is_paused": True})
-        assert paused.status_code == 200, paused.text
         rows = [run(base, calls_file, "cancel", queued_type), run(base, calls_file, "requeue", failed_type)]
         started = time.perf_counter()
         stack.snapshot()

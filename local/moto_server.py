@@ -23,8 +23,16 @@ def serve_own_calls_in_process() -> None:
     mock_aws(config=STATE_MACHINES_RUN).start()
 
 
+def _exit_now(signum, frame) -> None:
+    """SIGTERM/SIGINT end this process at once: it keeps nothing to save (the stack takes the snapshots),
+    and moto's own handler would wait for a running state machine execution to finish first."""
+    os._exit(0)
+
+
 def main(argv: list[str]) -> None:
+    import moto.server
     from moto.server import main as moto_main
+    moto.server.signal_handler = _exit_now
 
     from local.call_counter import count_aws_calls, counting_requested, write_counts
     from local.lambdas import route_bulk_chunk
