@@ -106,6 +106,10 @@ class LocalStack:
         workspace = self.data_dir / "workspaces" / "default"
         workspace.mkdir(parents=True, exist_ok=True)
         prepare_store(str(workspace.resolve()))
+        from chalicelib.services.bulk_jobs import resume_interrupted
+        resumed = resume_interrupted()
+        if resumed:
+            print(f"resumed bulk operations interrupted by the last stop: {resumed}", flush=True)
         if demo:
             from local.demo import load_demo
             print(load_demo(), flush=True)

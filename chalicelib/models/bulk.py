@@ -36,6 +36,10 @@ def list_operations(offset: int, limit: int) -> tuple[int, list[BulkOperation]]:
     return count, rows
 
 
+def running_operations() -> list[BulkOperation]:
+    return [operation for operation in BulkOperation.by_shard.query(SHARD) if operation.state == "RUNNING"]
+
+
 def record_chunk(operation_id: int, matched: int, changed: int, now: datetime, done: bool) -> None:
     """Add one chunk's counts (one write per chunk); the last chunk also ends the operation. Only while
     RUNNING: a chunk replayed after the end (a retried Lambda) does not count twice past SUCCEEDED."""

@@ -372,6 +372,21 @@ def start(kind: str, body: dict, requested_by: str | None, project: str | None) 
     return operation_view(bulk_store.get_operation(operation.id, consistent=True) or operation)
 
 
+def resume_interrupted() -> list[int]:
+    """Start again every operation still RUNNING without an execution doing it: the embedded stack's
+    emulator keeps no state machine executions across a restart. An operation starts over at the beginning
+    of its range; the jobs it already changed have left the range, so none is changed twice (jobs it had
+    left alone are read, and counted as skipped, again)."""
+    from chalicelib import workflows
+    resumed = []
+    for operation in bulk_store.running_operations():
+        execution_arn = workflows.start_bulk_execution(operation.id)
+        if execution_arn:
+            bulk_store.set_execution(operation.id, execution_arn)
+            resumed.append(operation.id)
+    return resumed
+
+
 def process_chunk(operation_id: int, cursor: dict | None) -> dict:
     """One chunk of an operation (the state machine's task): returns the next cursor and whether it is done."""
     operation = bulk_store.get_operation(operation_id, consistent=True)

@@ -329,3 +329,24 @@ def test_only_a_failed_precondition_counts_as_stale(api, world, monkeypatch):
     job_state.cancel(queued, datetime.now(timezone.utc), {"id": 1, "kind": "cancel", "reason": None})
     with pytest.raises(StaleUpdate):  # the same change again: its precondition (QUEUED) no longer holds
         job_state.cancel(queued, datetime.now(timezone.utc), {"id": 1, "kind": "cancel", "reason": None})
+
+
+def test_an_operation_interrupted_by_a_restart_is_resumed_and_changes_each_job_once(api, world, monkeypatch):
+    from chalicelib import clock
+    from chalicelib.models import bulk as bulk_store
+    monkeypatch.setattr(bulk_jobs, "CHUNK_SIZE", 2)
+    request = bulk_jobs.parse_request("cancel", {"status": "QUEUED"})
+    operation = bulk_store.create_operation(
+        clock.now(), kind="cancel", filter=request.normalised, job_filter=bulk_jobs.filter_to_json(request.job_filter),
+        requested_by="admin", project="default", reason="before the restart", priority=None)
+    first = bulk_jobs.process_chunk(operation.id, None)  # one chunk ran, then the emulator went away
+    assert first["done"] is False
+    queued = [j for j in world.jobs if j.status == "QUEUED"]
+
+    assert bulk_jobs.resume_interrupted() == [operation.id]
+
+    done = wait_for(api, f"/v6/jobs/bulk-operations/{operation.id}/")
+    assert done["state"] == "SUCCEEDED", done
+    assert done["changed"] == len(queued)
+    assert all(job_store.get_job(j.id).status == "CANCELED" for j in queued)
+    assert bulk_jobs.resume_interrupted() == []  # nothing left to resume
