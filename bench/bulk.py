@@ -19,6 +19,8 @@ from pathlib import Path
 
 import requests
 
+from bench.common import publish
+
 N = int(os.environ.get("BENCH_BULK_JOBS", "10000"))
 HEADERS = {"Authorization": "Bearer bench"}
 
@@ -108,11 +110,7 @@ def main() -> None:
                      f"{r['transitions_per_job']:.3f} | {r['writes_per_job']:.2f} | {r['messages']:,} |")
     lines += ["", f"One snapshot of this store (`make run` takes one every 60 s or 9x its duration): "
               f"{snapshot_seconds:.1f} s."]
-    text = "\n".join(lines)
-    print(text)
-    if os.environ.get("BENCH_WRITE", "1") != "0":
-        from bench.common import write_section  # imported last: it points the environment at its own store
-        write_section(text, "bulk")
+    publish("\n".join(lines), "bulk")
 
 
 if __name__ == "__main__":

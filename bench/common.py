@@ -1,5 +1,5 @@
 """What every benchmark shares: an in-process moto store with the tables, an admin token, a Chalice
-test client, and writing a section of docs/performance.md."""
+test client, and publishing a section of docs/performance.md."""
 from __future__ import annotations
 
 import contextlib
@@ -10,15 +10,16 @@ REPO = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Host": "bench"}
 
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                   "JOBS_TABLE_PREFIX": "bench-", "JOBS_AUTH_MODE": "local", "JOBS_PUBLIC_URL": "http://bench"})
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 @contextlib.contextmanager
 def bench_store():
     """Yields a function that returns a Chalice test client, inside a fresh moto account."""
     from moto import mock_aws
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_DEFAULT_REGION": "us-east-1", "JOBS_TABLE_PREFIX": "bench-", "JOBS_AUTH_MODE": "local",
+                       "JOBS_PUBLIC_URL": "http://bench"})
+    os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
         import boto3
         from chalice.test import Client
@@ -30,7 +31,9 @@ def bench_store():
         tokens = REPO / f".bench-tokens-{os.getpid()}.json"
         write_tokens_file(str(tokens), [{"token": TOKEN, "name": "bench", "role": "admin", "projects": []}])
         os.environ["JOBS_TOKENS_FILE"] = str(tokens)
+        from chalicelib.models.tables import configure_tables
         reset_settings()
+        configure_tables()
         create_tables(boto3.client("dynamodb"), "bench-")
         prepare_store()
 
@@ -55,3 +58,10 @@ def write_section(text: str, name: str) -> None:
     else:
         content = content.rstrip() + "\n\n" + block + "\n"
     path.write_text(content)
+
+
+def publish(text: str, name: str) -> None:
+    """Print the figures and, unless BENCH_WRITE=0, write them as the `name` section of docs/performance.md."""
+    print(text)
+    if os.environ.get("BENCH_WRITE", "1") != "0":
+        write_section(text, name)

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
-from bench.common import HEADERS, bench_store, write_section
+from bench.common import HEADERS, bench_store, publish
 from bench.rsql_parser import SPEC_QUERIES
 
 TOTAL = int(os.environ.get("BENCH_HISTORY_JOBS", "20000"))
@@ -72,10 +72,7 @@ def main() -> None:
                     verdict = "met" if plan["items_read"] <= target else "missed"
                 lines.append(f"| `{q}` | {plan['index']} | {plan['matches']:,} | {plan['items_read']:,} | "
                              f"{plan['round_trips']} | {verdict} |")
-    text = "\n".join(lines)
-    print(text)
-    if os.environ.get("BENCH_WRITE", "1") != "0":
-        write_section(f"{TOTAL:,} jobs, 10 job types, 10 owners, 4 projects, 10 machines.\n\n" + text, "history")
+    publish(f"{TOTAL:,} jobs, 10 job types, 10 owners, 4 projects, 10 machines.\n\n" + "\n".join(lines), "history")
 
 
 if __name__ == "__main__":

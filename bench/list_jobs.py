@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import timedelta
 
-from bench.common import HEADERS, REPO, bench_store, write_section
+from bench.common import HEADERS, REPO, bench_store, publish
 
 CORE = 1200
 PAGE = 100
@@ -157,10 +157,7 @@ def main() -> None:
     for size in sizes:
         rows += run_size(size)
     cold = cold_start()
-    text = report(rows, cold)
-    print(text)
-    if os.environ.get("BENCH_WRITE", "1") != "0":
-        write_section(text, "list_jobs")
+    publish(report(rows, cold), "list_jobs")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from pathlib import Path
 import botocore.client
 import requests
 
+from bench.common import publish
+
 JOBS = int(os.environ.get("BENCH_JOBS", "200"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "1"))
 _muted = threading.local()
@@ -108,11 +110,7 @@ def main() -> None:
         "",
         "Calls per job by operation: " + ", ".join(f"{name} {count / JOBS:.2f}" for name, count in calls.most_common()),
     ]
-    text = "\n".join(lines)
-    print(text)
-    if os.environ.get("BENCH_WRITE", "1") != "0":
-        from bench.common import write_section
-        write_section(text, "run_jobs")
+    publish("\n".join(lines), "run_jobs")
 
 
 if __name__ == "__main__":
