@@ -122,14 +122,15 @@ def send_dispatch(job_id: int, exe_num: int, priority: int, delay_seconds: int =
 
 
 def send_dispatch_batch(items: list[tuple[int, int, int]]) -> None:
-    """Dispatch messages for many `(job_id, exe_num, priority)` (a bulk requeue's chunk), each message
-    naming up to JOBS_PER_MESSAGE jobs. A message only wakes the dispatcher, so one per chunk does what
-    one per job would at a hundredth of the SQS requests and dispatcher wake-ups."""
+    """Dispatch messages for many `(job_id, exe_num, priority)` (a bulk requeue's chunk, the redispatch
+    sweep), each message naming up to JOBS_PER_MESSAGE jobs. A message only wakes the dispatcher, so one
+    per hundred jobs does what one per job would at a hundredth of the SQS requests and wake-ups."""
     client, url = aws.client("sqs"), queue_url(DISPATCH)
     for start in range(0, len(items), JOBS_PER_MESSAGE):
         jobs = [_dispatch_entry(*item) for item in items[start:start + JOBS_PER_MESSAGE]]
+        body = jobs[0] if len(jobs) == 1 else {"jobs": jobs}  # a lone job keeps the one-job form
         try:
-            client.send_message(QueueUrl=url, MessageBody=json.dumps({"jobs": jobs}, separators=(",", ":")))
+            client.send_message(QueueUrl=url, MessageBody=json.dumps(body, separators=(",", ":")))
         except Exception as error:  # noqa: BLE001
             raise QueueSendError(f"sending the dispatch message of {len(jobs)} jobs failed: {error}") from error
 

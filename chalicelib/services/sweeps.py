@@ -29,12 +29,15 @@ def sweep(now: datetime | None = None) -> dict:
     active = {node.id for node in nodes.all_nodes() if node.is_active}
     summary = {"nodes_offline": len(offline), "lost": 0, "timed_out": 0, "redispatched": 0}
     current = runtime.current()
+    on_active_nodes = []
     for job in job_store.jobs_in_status("RUNNING"):
-        if job.node_id not in active:
-            if execution_events.fail_lost(job.id, job.num_exes, f"node {job.node_hostname} stopped heartbeating"):
-                summary["lost"] += 1
-            continue
-        execution = executions.get_execution(job.id, job.num_exes)
+        if job.node_id in active:
+            on_active_nodes.append(job)
+        elif execution_events.fail_lost(job.id, job.num_exes, f"node {job.node_hostname} stopped heartbeating"):
+            summary["lost"] += 1
+    running = executions.get_executions((job.id, job.num_exes) for job in on_active_nodes)
+    for job in on_active_nodes:
+        execution = running.get((job.id, job.num_exes))
         if execution is None or execution.started is None or not execution.timeout:
             continue
         if execution.started + timedelta(seconds=int(execution.timeout)) + TIMEOUT_GRACE < now:
@@ -48,15 +51,13 @@ def sweep(now: datetime | None = None) -> dict:
 
 
 def _redispatch(before: datetime, now: datetime) -> int:
-    from chalicelib.queues import QueueSendError, send_dispatch
-    count = 0
-    for job in job_store.jobs_in_status("QUEUED", before=before):
-        if job.dispatch_after and job.dispatch_after > now:
-            continue
-        try:
-            send_dispatch(job.id, job.num_exes, job.priority)
-            count += 1
-        except QueueSendError as error:
-            logger.warning("%s", error)
-            break
-    return count
+    """Dispatch messages again for the jobs QUEUED since before `before`, a hundred jobs to a message."""
+    from chalicelib.queues import QueueSendError, send_dispatch_batch
+    waiting = [(job.id, job.num_exes, job.priority) for job in job_store.jobs_in_status("QUEUED", before=before)
+               if not (job.dispatch_after and job.dispatch_after > now)]
+    try:
+        send_dispatch_batch(waiting)
+    except QueueSendError as error:
+        logger.warning("%s", error)
+        return 0
+    return len(waiting)
