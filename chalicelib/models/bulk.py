@@ -37,7 +37,7 @@ def list_operations(offset: int, limit: int) -> tuple[int, list[BulkOperation]]:
 
 
 def running_operations() -> list[BulkOperation]:
-    return [operation for operation in BulkOperation.by_shard.query(SHARD) if operation.state == "RUNNING"]
+    return list(BulkOperation.by_shard.query(SHARD, filter_condition=BulkOperation.state == "RUNNING"))
 
 
 def record_chunk(operation_id: int, matched: int, changed: int, now: datetime, done: bool) -> None:

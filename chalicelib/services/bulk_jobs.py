@@ -237,19 +237,19 @@ def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: d
            wake: list[tuple[int, int, int]]) -> None:
     """One conditional update; a changed job joins `changed`, a requeued one's dispatch entry `wake`."""
     stamp = {"id": operation.id, "kind": operation.kind, "reason": operation.reason}
+    priority = operation.priority if operation.priority is not None else job.priority
     try:
         if operation.kind == "cancel":
             job_state.cancel(job, now, stamp)
-            changed.append(job.id)
-            if job.status == "RUNNING":
-                _stop_running(job)
-            return
-        priority = operation.priority if operation.priority is not None else job.priority
-        job_state.requeue(job, max_tries.get(job.job_type_id, 3), priority, now, stamp)
+        else:
+            job_state.requeue(job, max_tries.get(job.job_type_id, 3), priority, now, stamp)
     except StaleUpdate:
         return
     changed.append(job.id)
-    wake.append((job.id, job.num_exes + 1, priority))
+    if operation.kind == "requeue":
+        wake.append((job.id, job.num_exes + 1, priority))
+    elif job.status == "RUNNING":
+        _stop_running(job)
 
 
 def _apply_all(operation: BulkOperation, jobs: list[Job], max_tries: dict[int, int], now: datetime,
@@ -396,18 +396,20 @@ def process_chunk(operation_id: int, cursor: dict | None) -> dict:
         return {"operation_id": str(operation_id), "cursor": None, "done": True}
     rows, following = read_chunk(filter_from_json(operation.job_filter), operation.started, cursor, CHUNK_SIZE)
     now = clock.now()
+    candidates = [job for job in rows if eligible(operation.kind, job)]
     max_tries = {}
     if operation.kind == "requeue":
-        type_ids = {job.job_type_id for job in rows if eligible("requeue", job)}
+        type_ids = {job.job_type_id for job in candidates}
         max_tries = {jt_id: jt.max_tries for jt_id, jt in catalog.get_job_types(type_ids).items()}
     changed: list[int] = []
     wake: list[tuple[int, int, int]] = []
     try:
-        _apply_all(operation, [job for job in rows if eligible(operation.kind, job)], max_tries, now, changed, wake)
+        _apply_all(operation, candidates, max_tries, now, changed, wake)
     except Exception as error:
         _record_partial(operation_id, changed, wake, now)
-        if _error_code(error) in RETRYABLE_CODES:
-            raise Throttled(f"{_error_code(error)}: {error}") from error
+        code = _error_code(error)
+        if code in RETRYABLE_CODES:
+            raise Throttled(f"{code}: {error}") from error
         raise
     if wake:
         _send_wake_ups(wake)
