@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.models.ids import next_id
-from chalicelib.models.tables import BulkOperation, update_item
+from chalicelib.models.tables import BulkOperation, get_or_none, update_item
 
 SHARD = "operations"
 
@@ -17,10 +17,7 @@ def create_operation(now: datetime, **fields) -> BulkOperation:
 
 
 def get_operation(operation_id: int, consistent: bool = False) -> BulkOperation | None:
-    try:
-        return BulkOperation.get(operation_id, consistent_read=consistent)
-    except BulkOperation.DoesNotExist:
-        return None
+    return get_or_none(BulkOperation, operation_id, consistent=consistent)
 
 
 def list_operations(offset: int, limit: int) -> tuple[int, list[BulkOperation]]:

@@ -18,6 +18,8 @@ from chalicelib.models.tables import (
     Recipe,
     RecipeType,
     TriggerEvent,
+    get_by_keys,
+    get_or_none,
     write_transaction,
 )
 
@@ -29,23 +31,18 @@ def _name_guard(name: str, version: str) -> str:
 def find_job_type(name: str, version: str) -> JobType | None:
     """Consistent lookup through the uniqueness guard (the by-name index is only eventually
     consistent, and a client reads its job type right after creating it)."""
-    try:
-        guard = Counter.get(_name_guard(name, version), consistent_read=True)
-    except Counter.DoesNotExist:
+    guard = get_or_none(Counter, _name_guard(name, version), consistent=True)
+    if guard is None:
         return None
     return get_job_type(int(guard.value))
 
 
 def get_job_type(job_type_id: int) -> JobType | None:
-    try:
-        return JobType.get(job_type_id)
-    except JobType.DoesNotExist:
-        return None
+    return get_or_none(JobType, job_type_id)
 
 
 def get_job_types(ids: Iterable[int]) -> dict[int, JobType]:
-    wanted = set(ids)
-    return {jt.id: jt for jt in JobType.batch_get(wanted)} if wanted else {}
+    return get_by_keys(JobType, ids, lambda job_type: job_type.id)
 
 
 def job_type_ids_named(names: Iterable[str]) -> list[int]:
@@ -67,9 +64,8 @@ def get_revision(job_type_id: int, revision_num: int) -> JobTypeRevision | None:
     key = (JobTypeRevision.Meta.table_name, job_type_id, revision_num)
     if key in _revisions:
         return _revisions[key]
-    try:
-        revision = JobTypeRevision.get(job_type_id, revision_num)
-    except JobTypeRevision.DoesNotExist:
+    revision = get_or_none(JobTypeRevision, job_type_id, revision_num)
+    if revision is None:
         return None
     if len(_revisions) > 1000:
         _revisions.clear()

@@ -1,7 +1,7 @@
 """Persistence of job executions."""
 from __future__ import annotations
 
-from chalicelib.models.tables import JobExecution
+from chalicelib.models.tables import JobExecution, get_by_keys, get_or_none
 
 
 def executions_of(job_id: int) -> list[JobExecution]:
@@ -10,17 +10,12 @@ def executions_of(job_id: int) -> list[JobExecution]:
 
 
 def get_execution(job_id: int, exe_num: int) -> JobExecution | None:
-    try:
-        return JobExecution.get(job_id, exe_num)
-    except JobExecution.DoesNotExist:
-        return None
+    return get_or_none(JobExecution, job_id, exe_num)
 
 
 def get_executions(keys) -> dict[tuple[int, int], JobExecution]:
     """The executions with these `(job_id, exe_num)` keys, in batched reads."""
-    keys = set(keys)
-    return {(execution.job_id, execution.exe_num): execution
-            for execution in JobExecution.batch_get(keys)} if keys else {}
+    return get_by_keys(JobExecution, keys, lambda execution: (execution.job_id, execution.exe_num))
 
 
 def get_execution_by_id(execution_id: int) -> JobExecution | None:

@@ -9,7 +9,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.errors import Conflict
 from chalicelib.models.ids import next_id, next_ids
-from chalicelib.models.tables import File, JobInputFile, Workspace
+from chalicelib.models.tables import File, JobInputFile, Workspace, get_by_keys, get_or_none
 
 _WORKSPACE_TTL = 5.0
 _workspaces: dict[tuple[str, str], tuple[float, Workspace | None]] = {}
@@ -22,10 +22,7 @@ def get_workspace(name: str, fresh: bool = False) -> Workspace | None:
     cached = _workspaces.get(key)
     if not fresh and cached and time.monotonic() - cached[0] < _WORKSPACE_TTL:
         return cached[1]
-    try:
-        workspace = Workspace.get(name, consistent_read=True)
-    except Workspace.DoesNotExist:
-        workspace = None
+    workspace = get_or_none(Workspace, name, consistent=True)
     if len(_workspaces) > 1000:
         _workspaces.clear()
     if workspace is not None:  # an absent workspace may be created any moment: never remember absence
@@ -80,15 +77,11 @@ def save_files(files: list[File], now: datetime) -> list[File]:
 
 
 def get_file(file_id: int) -> File | None:
-    try:
-        return File.get(file_id)
-    except File.DoesNotExist:
-        return None
+    return get_or_none(File, file_id)
 
 
 def get_files(ids: Iterable[int]) -> dict[int, File]:
-    wanted = set(ids)
-    return {f.id: f for f in File.batch_get(wanted)} if wanted else {}
+    return get_by_keys(File, ids, lambda file: file.id)
 
 
 def job_input_links(job_id: int) -> list[JobInputFile]:

@@ -30,6 +30,8 @@ from chalicelib.models.tables import (
     JobData,
     JobInputFile,
     TriggerEvent,
+    get_by_keys,
+    get_or_none,
     write_transaction,
 )
 
@@ -379,15 +381,11 @@ def _index_page(plan: Plan, descending: bool, offset: int, limit: int, cursor: s
 
 
 def get_job(job_id: int, consistent: bool = False) -> Job | None:
-    try:
-        return Job.get(job_id, consistent_read=consistent)
-    except Job.DoesNotExist:
-        return None
+    return get_or_none(Job, job_id, consistent=consistent)
 
 
 def get_jobs(job_ids: Iterable[int]) -> dict[int, Job]:
-    ids = set(job_ids)
-    return {job.id: job for job in Job.batch_get(ids)} if ids else {}
+    return get_by_keys(Job, job_ids, lambda job: job.id)
 
 
 # --- writes ----------------------------------------------------------------------------------------
@@ -423,10 +421,7 @@ def replace_job(job: Job) -> None:
 
 
 def get_job_data(job_id: int, consistent: bool = False) -> JobData | None:
-    try:
-        return JobData.get(job_id, consistent_read=consistent)
-    except JobData.DoesNotExist:
-        return None
+    return get_or_none(JobData, job_id, consistent=consistent)
 
 
 def insert_queued_job(job: Job, data: JobData, links: list[JobInputFile], event: TriggerEvent) -> None:

@@ -73,6 +73,20 @@ def write_transaction() -> TransactWrite:
     return TransactWrite(connection=_transaction_connection)
 
 
+def get_or_none(model: type[Model], hash_key, range_key=None, consistent: bool = False):
+    """One item by its key, or None when there is none."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=consistent)
+    except model.DoesNotExist:
+        return None
+
+
+def get_by_keys(model: type[Model], keys, key_of) -> dict:
+    """Items by key in batched reads, as `{key_of(item): item}` (no request for no keys)."""
+    keys = set(keys)
+    return {key_of(item): item for item in model.batch_get(keys)} if keys else {}
+
+
 def update_item(item: Model, actions: list, condition=None) -> None:
     """`item.update(...)` without reading the item back: PynamoDB's `update` always asks for ALL_NEW, which
     sends the whole (large) job back on every state change. Raises `UpdateError` when `condition` fails."""
