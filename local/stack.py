@@ -222,11 +222,16 @@ class _WorkerProcess:
             print(line, end="", flush=True)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except Exception:  # noqa: BLE001
-            self.process.kill()
+        stop_process(self.process, grace_seconds=30)  # executions are stopped and reported first
+
+
+def stop_process(process, grace_seconds: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `grace_seconds`."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except Exception:  # noqa: BLE001
+        process.kill()
 
 
 def die_with_parent() -> None:
@@ -264,11 +269,7 @@ class _MotoProcess:
         raise RuntimeError("moto server did not start in 30 s")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except Exception:  # noqa: BLE001
-            self.process.kill()
+        stop_process(self.process, grace_seconds=10)
 
 
 def _per_thread_requests(app) -> None:
