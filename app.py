@@ -1,8 +1,12 @@
 """The Chalice application: routes and event handlers are registered here; no logic lives here."""
 from chalice import Chalice
 
+from chalicelib import wiring
 from chalicelib.handlers import bulk, console, docs, events, files, history, job_types, jobs, logs
 from chalicelib.handlers.common import http_middleware
+
+# Every function starts by building its services from the environment: a bad setting stops it here.
+wiring.services()
 
 app = Chalice(app_name="jobs-service")
 app.register_middleware(http_middleware, "http")

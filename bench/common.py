@@ -26,14 +26,12 @@ def bench_store():
 
         from chalicelib.auth import write_tokens_file
         from chalicelib.bootstrap import prepare_store
-        from chalicelib.config import reset_settings
-        from chalicelib.models.schema import create_tables
+        from chalicelib.wiring import install
+        from local.emulated_aws import create_tables
         tokens = REPO / f".bench-tokens-{os.getpid()}.json"
         write_tokens_file(str(tokens), [{"token": TOKEN, "name": "bench", "role": "admin", "projects": []}])
         os.environ["JOBS_TOKENS_FILE"] = str(tokens)
-        from chalicelib.models.tables import configure_tables
-        reset_settings()
-        configure_tables()
+        install()
         create_tables(boto3.client("dynamodb"), "bench-")
         prepare_store()
 

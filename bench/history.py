@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from bench.common import HEADERS, bench_store, publish
 from bench.rsql_parser import SPEC_QUERIES
+from local import seed_store
 
 TOTAL = int(os.environ.get("BENCH_HISTORY_JOBS", "20000"))
 T0 = datetime(2019, 6, 12, 0, 0, tzinfo=timezone.utc)
@@ -19,14 +20,13 @@ EXAMPLES = [q for q in SPEC_QUERIES if q != "algorithmName==Teste_Progresso"]
 
 
 def seed() -> None:
-    from chalicelib.models import catalog
     from local import sample_data as sd
     from tests.functional.test_history import yade_manifest
     types = [sd.register_job_type({"docker_image": "x:1", "manifest": yade_manifest(name, title, sleeps)},
                                   sd.ADMIN, "default").job_type
              for name, title, sleeps in [("yade", "Yade", True), ("teste-progresso", "Teste_Progresso", False)] +
              [(f"algo-{i}", f"Algo {i}", i % 2 == 0) for i in range(8)]]
-    nodes = [catalog.create_node(str(40100 + i), T0) for i in range(10)]
+    nodes = [seed_store.create_node(str(40100 + i), T0) for i in range(10)]
     owners = ["admin", "adm2", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"]
     ids = iter(sd.new_ids(TOTAL))
     built = []

@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 
 from bench.common import HEADERS, REPO, bench_store, publish
+from local import seed_store
 
 CORE = 1200
 PAGE = 100
@@ -23,16 +24,15 @@ FILLER_STATUSES = ("QUEUED", "FAILED", "COMPLETED", "CANCELED", "PENDING")
 
 def seed(total: int) -> dict:
     from chalicelib import clock
-    from chalicelib.models import catalog
     from local import sample_data as sd
     now = clock.now()
     core_type = sd.job_type("core")
     filler_types = [sd.job_type(f"filler-{i}") for i in range(5)]
-    core_batch = catalog.create_batch("core", None, now)
-    filler_batches = [catalog.create_batch(f"filler-{i}", None, now) for i in range(5)]
-    recipe_type = catalog.create_recipe_type("bench-recipe", "Bench recipe", None, now)
-    core_recipe = catalog.create_recipe(recipe_type, None, core_batch.id, now)
-    filler_recipes = [catalog.create_recipe(recipe_type, None, None, now) for _ in range(5)]
+    core_batch = seed_store.create_batch("core", None, now)
+    filler_batches = [seed_store.create_batch(f"filler-{i}", None, now) for i in range(5)]
+    recipe_type = seed_store.create_recipe_type("bench-recipe", "Bench recipe", None, now)
+    core_recipe = seed_store.create_recipe(recipe_type, None, core_batch.id, now)
+    filler_recipes = [seed_store.create_recipe(recipe_type, None, None, now) for _ in range(5)]
     ids = iter(sd.new_ids(total))
     built = []
     for i in range(total):

@@ -1,15 +1,15 @@
 """The service's notion of now. Times are kept at millisecond precision, UTC, everywhere, so what a
-response shows can be sent back as a filter and compare equal."""
+response shows can be sent back as a filter and compare equal. The clock itself is the composition
+root's (`chalicelib.wiring`), so tests inject one without sleeping."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
-
-_now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
 def now() -> datetime:
-    return truncate_ms(_now())
+    from chalicelib.wiring import services
+    return truncate_ms(services().clock())
 
 
 def truncate_ms(value: datetime) -> datetime:
@@ -18,5 +18,5 @@ def truncate_ms(value: datetime) -> datetime:
 
 def set_clock(fn: Callable[[], datetime] | None) -> None:
     """Inject a clock (tests); None restores the real one."""
-    global _now
-    _now = fn or (lambda: datetime.now(timezone.utc))
+    from chalicelib.wiring import services, system_clock
+    services().clock = fn or system_clock

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -45,33 +45,75 @@ class Settings:
     bulk_writers: int = 8
 
 
+AUTH_MODES = ("local", "gateway")
+
+
+class ConfigurationError(Exception):
+    """A setting has a value the service cannot run with; raised when a process starts."""
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def _number(name: str, default: float, kind: type = float, minimum: float | None = None) -> Any:
+    raw = _env(name)
+    if raw is None:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a{'n integer' if kind is int else ' number'}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigurationError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name}={raw!r} must be true or false")
+
+
+def load_settings() -> Settings:
+    """The settings in the environment, validated: a value the service cannot run with raises
+    ConfigurationError naming it (a typo in JOBS_AUTH_MODE must not fall back to another mode)."""
+    auth_mode = _env("JOBS_AUTH_MODE", "local") or "local"
+    if auth_mode not in AUTH_MODES:
+        raise ConfigurationError(f"JOBS_AUTH_MODE={auth_mode!r} is not one of {', '.join(AUTH_MODES)}")
     return Settings(
         table_prefix=_env("JOBS_TABLE_PREFIX", "jobs-local-") or "",
         region=_env("AWS_DEFAULT_REGION", _env("AWS_REGION", "us-east-1")) or "us-east-1",
-        auth_mode=_env("JOBS_AUTH_MODE", "local") or "local",
+        auth_mode=auth_mode,
         tokens_file=_env("JOBS_TOKENS_FILE"),
         public_url=_env("JOBS_PUBLIC_URL"),
         dispatch_queue_url=_env("JOBS_DISPATCH_QUEUE_URL"),
         log_group=_env("JOBS_LOG_GROUP"),
         bulk_state_machine_arn=_env("JOBS_BULK_STATE_MACHINE_ARN"),
-        idempotency_seconds=int(_env("JOBS_IDEMPOTENCY_SECONDS", "86400") or 86400),
-        retry_base_seconds=float(_env("JOBS_RETRY_BASE_SECONDS", "30") or 30),
-        retry_max_seconds=float(_env("JOBS_RETRY_MAX_SECONDS", "900") or 900),
-        node_lost_seconds=float(_env("JOBS_NODE_LOST_SECONDS", "90") or 90),
-        redispatch_seconds=float(_env("JOBS_REDISPATCH_SECONDS", "60") or 60),
+        idempotency_seconds=_number("JOBS_IDEMPOTENCY_SECONDS", 86400, int, minimum=1),
+        retry_base_seconds=_number("JOBS_RETRY_BASE_SECONDS", 30, minimum=0),
+        retry_max_seconds=_number("JOBS_RETRY_MAX_SECONDS", 900, minimum=0),
+        node_lost_seconds=_number("JOBS_NODE_LOST_SECONDS", 90, minimum=1),
+        redispatch_seconds=_number("JOBS_REDISPATCH_SECONDS", 60, minimum=1),
         cors_origins=tuple(o.strip() for o in (_env("JOBS_CORS_ORIGINS", "*") or "*").split(",") if o.strip()),
-        bulk_writers=max(1, int(_env("JOBS_BULK_WRITERS", "8") or 8)),
-        anonymous_reads=(_env("JOBS_ANONYMOUS_READS", "false") or "").lower() in ("1", "true", "yes", "on"),
+        bulk_writers=_number("JOBS_BULK_WRITERS", 8, int, minimum=1),
+        anonymous_reads=_flag("JOBS_ANONYMOUS_READS", False),
     )
 
 
+def get_settings() -> Settings:
+    """This process's settings (built once by the composition root, `chalicelib.wiring`)."""
+    from chalicelib.wiring import services
+    return services().settings
+
+
 def reset_settings() -> None:
-    """Forget the cached settings (tests and the local launcher change the environment)."""
-    get_settings.cache_clear()
+    """Read the environment again on next use (tests and the local launcher change it); drops every cache."""
+    from chalicelib.wiring import reset
+    reset()

@@ -47,3 +47,8 @@ class UnsupportedMediaType(ServiceError):
 
 class StaleUpdate(Exception):
     """A conditional write found the object no longer in the state the caller expected."""
+
+
+class Throttled(Exception):
+    """The store refused for load (throttling, a conflicting transaction, a transient fault): retry later.
+    Never a refused precondition. The bulk state machine's Retry names this error type."""

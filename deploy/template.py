@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from chalicelib.execution_logs import LOG_GROUP_LOGICAL_ID, cloudformation_log_group
-from chalicelib.models.schema import cloudformation_tables
-from chalicelib.queues import QUEUES, cloudformation_queues
+from chalicelib.queues import QUEUES
+from deploy.schema import cloudformation_queues, cloudformation_tables
 from chalicelib.workflows import definition as bulk_definition
 
 TEMPLATE = Path(__file__).with_name("resources.json")

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from chalicelib import clock
 from chalicelib.models import catalog, files
-from chalicelib.models.tables import File
 from local import sample_data as sd
+from local import seed_store
 
 STATES = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED")
 
@@ -27,14 +27,15 @@ def load_demo() -> str:
         content = ("the quick brown fox jumps over the lazy dog\n" * (index + 1)).encode()
         from chalicelib.storage import HostBroker
         HostBroker(broker_root).write(path, content, "text/plain")
-        inputs.append(File(workspace_id=workspace.id, workspace_name="default", file_name=name, file_path=path,
-                           media_type="text/plain", file_size=len(content), owner="admin", project="default"))
-    files.save_files(inputs, now)
-    node = catalog.create_node("demo-node-1", now, resources={"cpus": 2, "mem": 4096, "disk": 10000}, slots=2)
-    batch = catalog.create_batch("Demo batch", "Jobs submitted together for the demo", now)
-    recipe_type = catalog.create_recipe_type("demo-pipeline", "Demo pipeline", "Word count then thumbnails", now)
-    event = catalog.create_event("USER", now)
-    recipe = catalog.create_recipe(recipe_type, event.id, batch.id, now)
+        inputs.append({"workspace_id": workspace.id, "workspace_name": "default", "file_name": name,
+                       "file_path": path, "media_type": "text/plain", "file_size": len(content), "owner": "admin",
+                       "project": "default"})
+    inputs = files.save_files(inputs, now)
+    node = seed_store.create_node("demo-node-1", now, resources={"cpus": 2, "mem": 4096, "disk": 10000}, slots=2)
+    batch = seed_store.create_batch("Demo batch", "Jobs submitted together for the demo", now)
+    recipe_type = seed_store.create_recipe_type("demo-pipeline", "Demo pipeline", "Word count then thumbnails", now)
+    event = seed_store.create_event("USER", now)
+    recipe = seed_store.create_recipe(recipe_type, event.id, batch.id, now)
     ids = iter(sd.new_ids(len(STATES) * 2))
     built = []
     for offset, status in enumerate(STATES):

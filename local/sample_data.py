@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.auth import Principal
-from chalicelib.models import catalog
+from chalicelib.domain import ExecutionRecord, InputLinkRecord, JobDataRecord, JobRecord, JobTypeRecord
 from chalicelib.models import jobs as job_store
-from chalicelib.models.executions import save_execution
-from chalicelib.models.files import input_link
-from chalicelib.models.tables import Job, JobData, JobExecution, JobInputFile, JobType
+from chalicelib.models.executions import insert_execution
 from chalicelib.seed import BUILTIN_ERRORS, Manifest
 from chalicelib.services.job_types import register_job_type
 from chalicelib.timeutil import iso
 from chalicelib.views.history import input_parameters
+from local import seed_store
 
 ADMIN = Principal("admin", "admin", ("default",))
 BUILTIN_BY_NAME = {e.name: e for e in BUILTIN_ERRORS}
@@ -42,7 +41,7 @@ def manifest(name: str, version: str = "1.0.0", *, title: str | None = None, com
     }
 
 
-def job_type(name: str, version: str = "1.0.0", *, title: str | None = None, **fields) -> JobType:
+def job_type(name: str, version: str = "1.0.0", *, title: str | None = None, **fields) -> JobTypeRecord:
     body = {"docker_image": f"{name}:{version}", "manifest": manifest(name, version, title=title)}
     body.update(fields)
     return register_job_type(body, ADMIN, "default").job_type
@@ -54,18 +53,18 @@ def error_base(name: str) -> dict:
             "category": e.category, "is_builtin": True, "should_be_retried": e.should_be_retried}
 
 
-def build_job(job_id: int, jt: JobType, status: str, now: datetime, *, batch=None, recipe=None,
+def build_job(job_id: int, jt: JobTypeRecord, status: str, now: datetime, *, batch=None, recipe=None,
               recipe_type=None, node=None, error: str | None = None, event_id: int | None = None,
               input_files: dict[str, list] | None = None, source: dict | None = None, priority: int = 100,
               num_exes: int | None = None, created: datetime | None = None, owner: str = "admin",
               project: str = "default", description: str | None = None, json_inputs: dict | None = None,
-              exit_code: int | None = None) -> tuple[Job, JobData, list[JobInputFile]]:
+              exit_code: int | None = None) -> tuple[JobRecord, JobDataRecord, list[InputLinkRecord]]:
     created = created or now - timedelta(minutes=10)
     executed = status in ("RUNNING", "FAILED", "COMPLETED") or (status == "CANCELED" and node is not None)
     started = now - timedelta(minutes=5) if executed else None
     ended = now - timedelta(minutes=1) if status in ("FAILED", "COMPLETED") else None
     files = input_files or {}
-    job = Job(
+    job = JobRecord(
         id=job_id, status=status, job_type_id=jt.id, job_type_name=jt.name, job_type_version=jt.version,
         job_type_rev_id=jt.revision_id, job_type_revision_num=jt.revision_num,
         event={"id": event_id or job_id, "type": "USER", "occurred": iso(created)},
@@ -99,14 +98,14 @@ def build_job(job_id: int, jt: JobType, status: str, now: datetime, *, batch=Non
     input_data = {"files": {n: [f.id for f in fs] for n, fs in files.items()}, "json": dict(json_inputs or {})}
     job.parameters = input_parameters(Manifest.from_validated(jt.manifest), input_data,
                                       {f.id: f for fs in files.values() for f in fs})
-    data = JobData(job_id, input=input_data,
+    data = JobDataRecord(job_id=job_id, input=input_data,
                    configuration={"priority": priority, "output_workspaces": {"default": "default", "outputs": {}},
                                   "mounts": {}, "settings": {"API_KEY": "s3cr3t", "MODE": "fast"}})
-    links = [input_link(job_id, name, f.id) for name, fs in files.items() for f in fs]
+    links = [job_store.input_link(job_id, name, f.id) for name, fs in files.items() for f in fs]
     return job, data, links
 
 
-def _timeline(job: Job) -> list[dict]:
+def _timeline(job: JobRecord) -> list[dict]:
     """The transitions a job in this state went through (one execution)."""
     entries = []
     if job.queued:
@@ -120,19 +119,19 @@ def _timeline(job: Job) -> list[dict]:
     return entries
 
 
-def store(jobs: list[tuple[Job, JobData, list[JobInputFile]]]) -> list[Job]:
-    job_store.insert_jobs(jobs)
+def store(jobs: list[tuple[JobRecord, JobDataRecord, list[InputLinkRecord]]]) -> list[JobRecord]:
+    job_store.insert_jobs([job_store.NewJob(job, data, links) for job, data, links in jobs])
     return [job for job, _, _ in jobs]
 
 
 def new_ids(count: int) -> range:
-    return catalog.allocate("job", count)
+    return seed_store.allocate("job", count)
 
 
-def execution(job: Job, exe_num: int, status: str, now: datetime, *, node=None, error: str | None = None,
-              exit_code: int | None = None) -> JobExecution:
-    execution_id = catalog.allocate("job_exe", 1)[0]
-    return save_execution(JobExecution(
+def execution(job: JobRecord, exe_num: int, status: str, now: datetime, *, node=None, error: str | None = None,
+              exit_code: int | None = None) -> ExecutionRecord:
+    execution_id = seed_store.allocate("job_exe", 1)[0]
+    return insert_execution(ExecutionRecord(
         job_id=job.id, exe_num=exe_num, id=execution_id, status=status,
         cluster_id=f"scale_job_{job.id}_{exe_num}x{execution_id}", job_type_id=job.job_type_id,
         node_id=node.id if node else None, node_hostname=node.hostname if node else None,

@@ -85,19 +85,15 @@ class LocalStack:
         import boto3
 
         from chalicelib.bootstrap import prepare_store
-        from chalicelib.config import reset_settings
-        from chalicelib.models.schema import create_tables
-        from chalicelib.models.tables import configure_tables
-        from chalicelib.queues import create_queues
+        from chalicelib.wiring import install
+        from local.emulated_aws import create_queues, create_state_machine, create_tables, resume_bulk_operations
         from local.snapshot import restore_snapshot
-        reset_settings()
-        configure_tables()
+        install()
         session = boto3.session.Session()
         create_tables(session.client("dynamodb", endpoint_url=self.endpoint), "local-")
         create_queues(session.client("sqs", endpoint_url=self.endpoint), "local-")
         from chalicelib.execution_logs import create_log_group
         create_log_group(session.client("logs", endpoint_url=self.endpoint), "local-")
-        from chalicelib.workflows import create_state_machine
         create_state_machine(session.client("stepfunctions", endpoint_url=self.endpoint), "local-",
                              os.environ["AWS_DEFAULT_REGION"])
         stats = restore_snapshot(session, self.endpoint, self.data_dir)
@@ -106,8 +102,7 @@ class LocalStack:
         workspace = self.data_dir / "workspaces" / "default"
         workspace.mkdir(parents=True, exist_ok=True)
         prepare_store(str(workspace.resolve()))
-        from chalicelib.services.bulk_jobs import resume_interrupted
-        resumed = resume_interrupted()
+        resumed = resume_bulk_operations()
         if resumed:
             print(f"resumed bulk operations interrupted by the last stop: {resumed}", flush=True)
         if demo:

@@ -66,14 +66,14 @@ class LocalWorkers:
         from chalicelib.execution_logs import CloudWatchLogSink
         from chalicelib.models import nodes
         from chalicelib.runners.local import LocalRunner
-        from chalicelib.services import runtime
+        from chalicelib.wiring import Runtime, set_runtime
         self.work_root.mkdir(parents=True, exist_ok=True)
         resources = _resources(self.work_root)
         self.node = nodes.register(socket.gethostname(), resources, self.slots, clock.now())
         self._end_orphans()
         self.runner = LocalRunner(slots=self.slots, work_root=self.work_root, events=self.events,
                                   log_sink_factory=lambda spec: CloudWatchLogSink(spec.cluster_id))
-        runtime.install(runtime.Runtime(self.runner, self.node.id, self.node.hostname, resources))
+        set_runtime(Runtime(self.runner, self.node.id, self.node.hostname, resources))
         for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps"),
                              (self._heartbeat_loop, "heartbeat"), (self._cancel_watch_loop, "cancel-watch")):
             threading.Thread(target=target, name=name, daemon=True).start()
@@ -129,7 +129,7 @@ class LocalWorkers:
 
     def _cancel_watch_loop(self) -> None:
         """Executions canceled by a bulk cancel (which runs elsewhere) are stopped within a few seconds."""
-        from chalicelib.services.cancel_watch import stop_canceled
+        from local.cancel_watch import stop_canceled
         seconds = float(os.environ.get("JOBS_CANCEL_WATCH_SECONDS") or 2)
         while not self.stop_event.wait(seconds):
             try:
@@ -138,9 +138,9 @@ class LocalWorkers:
                 log.exception("cancel watch failed")
 
     def stop(self) -> None:
-        from chalicelib.services import runtime
+        from chalicelib.wiring import set_runtime
         self.events.enabled = False
-        runtime.install(None)
+        set_runtime(None)
         if self.runner is not None:
             self.runner.shutdown(timeout=10)  # kill every process tree and wait for them
 
@@ -155,11 +155,9 @@ def main() -> int:
     """The worker process the local stack starts: its environment points at the stack's moto."""
     import signal
 
-    from chalicelib.config import reset_settings
-    from chalicelib.models.tables import configure_tables
+    from chalicelib.wiring import install
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
-    reset_settings()
-    configure_tables()
+    install()
     stop = threading.Event()
     workers = LocalWorkers(Path(os.environ["JOBS_DATA_DIR"]), os.environ.get("AWS_ENDPOINT_URL", ""), stop,
                            sweep_seconds=float(os.environ.get("JOBS_SWEEP_SECONDS") or 15))

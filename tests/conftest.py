@@ -38,9 +38,8 @@ def fresh_aws(workspace: Path):
     """A fresh moto account with every table created and the store prepared."""
     from moto import mock_aws
 
-    from chalicelib import aws as aws_clients
-    from chalicelib.config import reset_settings
-    reset_settings()
+    from chalicelib import wiring
+
     # Step Functions executions really run (in a background thread), their Lambda tasks routed to our
     # handlers in this process (local/lambdas.py). DynamoDB answers as the local stack's moto does
     # (local/moto_speedups.py).
@@ -50,29 +49,17 @@ def fresh_aws(workspace: Path):
         import boto3
 
         from chalicelib.bootstrap import prepare_store
-        from chalicelib.models.schema import create_tables
-        from chalicelib.models.tables import configure_tables
-        from chalicelib.queues import create_queues, reset_queue_urls
-        configure_tables()
-        aws_clients.reset_clients()
-        from chalicelib.models.catalog import forget_cached
-        from chalicelib.models.files import forget_cached as forget_workspaces
-        from chalicelib.models.ids import forget_reserved_ids
-        forget_reserved_ids()
-        forget_cached()
-        forget_workspaces()
-        reset_queue_urls()
+        from local.emulated_aws import create_queues, create_state_machine, create_tables
+        from local.lambdas import route_bulk_chunk
+        wiring.install()  # every test starts from a fresh composition root: no cache survives it
         create_tables(boto3.client("dynamodb"), "test-")
         create_queues(boto3.client("sqs"), "test-")
-        from chalicelib import workflows
-        from local.lambdas import route_bulk_chunk
-        workflows.forget_arns()
-        workflows.create_state_machine(boto3.client("stepfunctions"), "test-", "us-east-1")
+        create_state_machine(boto3.client("stepfunctions"), "test-", "us-east-1")
         route_bulk_chunk()
         workspace.mkdir(parents=True, exist_ok=True)
         prepare_store(str(workspace))
         yield workspace
-    aws_clients.reset_clients()
+    wiring.reset()
 
 
 @pytest.fixture

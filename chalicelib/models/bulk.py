@@ -2,25 +2,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from chalicelib.domain import BulkOperationRecord
 from chalicelib.models.ids import next_id
-from chalicelib.models.tables import BulkOperation, get_or_none, update_item
+from chalicelib.models.tables import BulkOperation, get_or_none, to_record, update_item
 
 SHARD = "operations"
 
 
-def create_operation(now: datetime, **fields) -> BulkOperation:
+def create_operation(now: datetime, *, kind: str, filter: dict[str, Any], job_filter: dict[str, Any],  # noqa: A002
+                     requested_by: str | None, project: str | None, reason: str | None,
+                     priority: int | None) -> BulkOperationRecord:
     operation = BulkOperation(next_id("bulk_operation"), shard=SHARD, state="RUNNING", started=now,
-                              matched=0, changed=0, skipped=0, chunks=0, **fields)
+                              matched=0, changed=0, skipped=0, chunks=0, kind=kind, filter=filter,
+                              job_filter=job_filter, requested_by=requested_by, project=project, reason=reason,
+                              priority=priority)
     operation.save(condition=BulkOperation.id.does_not_exist())
-    return operation
+    return to_record(operation, BulkOperationRecord)
 
 
-def get_operation(operation_id: int, consistent: bool = False) -> BulkOperation | None:
-    return get_or_none(BulkOperation, operation_id, consistent=consistent)
+def get_operation(operation_id: int, consistent: bool = False) -> BulkOperationRecord | None:
+    return get_or_none(BulkOperation, BulkOperationRecord, operation_id, consistent=consistent)
 
 
-def list_operations(offset: int, limit: int) -> tuple[int, list[BulkOperation]]:
+def list_operations(offset: int, limit: int) -> tuple[int, list[BulkOperationRecord]]:
     """Newest first, with the total count."""
     count = BulkOperation.count(SHARD, index_name=BulkOperation.by_shard.Meta.index_name)
     rows = []
@@ -29,12 +35,13 @@ def list_operations(offset: int, limit: int) -> tuple[int, list[BulkOperation]]:
         if index >= offset + limit:
             break
         if index >= offset:
-            rows.append(operation)
+            rows.append(to_record(operation, BulkOperationRecord))
     return count, rows
 
 
-def running_operations() -> list[BulkOperation]:
-    return list(BulkOperation.by_shard.query(SHARD, filter_condition=BulkOperation.state == "RUNNING"))
+def running_operations() -> list[BulkOperationRecord]:
+    return [to_record(operation, BulkOperationRecord) for operation in
+            BulkOperation.by_shard.query(SHARD, filter_condition=BulkOperation.state == "RUNNING")]
 
 
 def record_chunk(operation_id: int, matched: int, changed: int, now: datetime, done: bool) -> None:

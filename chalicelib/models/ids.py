@@ -1,12 +1,12 @@
 """Integer ids from atomic counters: one UpdateItem ADD per allocation (or per block of ids)."""
 from __future__ import annotations
 
-import threading
 from typing import Iterator
 
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.models.tables import Counter
+from chalicelib.wiring import caches
 
 
 def next_ids(name: str, count: int = 1) -> range:
@@ -20,28 +20,21 @@ def next_ids(name: str, count: int = 1) -> range:
 # Ids taken most often are reserved in blocks, one counter write per block per process: ids stay
 # unique and increasing within a process, with gaps where a process stopped before using its block.
 BLOCK_SIZE = {"job": 20, "event": 20, "job_exe": 20}
-_blocks: dict[str, Iterator[int]] = {}
-_lock = threading.Lock()
 
 
 def next_id(name: str) -> int:
     size = BLOCK_SIZE.get(name, 1)
     if size == 1:
         return next_ids(name)[0]
-    with _lock:
-        block = _blocks.get(name)
+    held = caches()
+    with held.lock:
+        block: Iterator[int] | None = held.id_blocks.get(name)
         value = next(block, None) if block is not None else None
         if value is None:
             block = iter(next_ids(name, size))
-            _blocks[name] = block
+            held.id_blocks[name] = block
             value = next(block)
         return value
-
-
-def forget_reserved_ids() -> None:
-    """Drop the blocks this process holds (tests start every store afresh)."""
-    with _lock:
-        _blocks.clear()
 
 
 def reserve_ids(name: str, at_least: int) -> None:

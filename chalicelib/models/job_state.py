@@ -9,18 +9,25 @@ conflict or a network fault is raised as it is, for the caller's retry (never mi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn, Sequence
 
 from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
-from chalicelib.errors import StaleUpdate
+from chalicelib.domain import ExecutionEnd, ExecutionRecord, JobOutcome, JobRecord
+from chalicelib.errors import StaleUpdate, Throttled
 from chalicelib.models.jobs import modified_key, queue_key, type_status_key
-from chalicelib.models.tables import Job, JobData, JobExecution, JobType, update_item, write_transaction
+from chalicelib.models.tables import Job, JobData, JobExecution, JobType, to_item, update_item, write_transaction
 from chalicelib.timeutil import iso
+
+# What DynamoDB answers when it refuses for load or a transient fault: worth a retry, never "stale".
+RETRYABLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                   "TransactionConflict", "InternalServerError")
 
 
 def _touch(job_id: int, status: str, job_type_id: int, now: datetime, entries: list[tuple[str, int]],
-           earlier: list[dict] = ()):
+           earlier: Sequence[dict[str, Any]] = ()) -> list[Action]:
     """Actions every status change carries: status, its index keys, timestamps, timeline entries
     (`earlier`: entries that happened before now, such as the phases of an ending execution)."""
     return [
@@ -35,29 +42,40 @@ def _touch(job_id: int, status: str, job_type_id: int, now: datetime, entries: l
 
 
 def _refused(error: PynamoDBException, message: str) -> NoReturn:
-    """Raise StaleUpdate when the write was refused because its precondition failed; otherwise re-raise."""
+    """StaleUpdate when the write was refused because its precondition failed; Throttled when DynamoDB
+    refused for load or a conflicting transaction; otherwise the error as it is."""
     code = error.cause_response_code
     if code == "TransactionCanceledException":
         reasons = [reason for reason in getattr(error, "cancellation_reasons", None) or () if reason is not None]
         if reasons and all(reason.code == "ConditionalCheckFailed" for reason in reasons):
             raise StaleUpdate(message) from error
+        if any(reason.code in RETRYABLE_CODES for reason in reasons):
+            raise Throttled(f"{message}: {code}") from error
     elif code == "ConditionalCheckFailedException":
         raise StaleUpdate(message) from error
+    if code in RETRYABLE_CODES or code == "TransactionCanceledException":
+        raise Throttled(f"{message}: {code}") from error
     raise error
 
 
-def _clear(job: Job, *attributes) -> list:
+def _clear(job: JobRecord, *attributes: Any) -> list[Action]:
     """REMOVE actions for those of `attributes` the job held when read. Only status changes set them, and
     the change's condition pins the status and exe_num it was read with, so that is what it holds now;
     a shorter update expression is cheaper to parse and check (markedly so in the emulator)."""
-    return [attribute.remove() for attribute in attributes if getattr(job, attribute.attr_name) is not None]
+    return [attribute.remove() for attribute in attributes if _holds(job, attribute.attr_name)]
 
 
-def _current(job_id: int, exe_num: int, *statuses: str):
+def _holds(job: JobRecord, name: str) -> bool:
+    if name in ("queue_shard", "queue_key"):  # index keys, derived: present exactly while QUEUED
+        return job.status == "QUEUED"
+    return getattr(job, name) is not None
+
+
+def _current(job_id: int, exe_num: int, *statuses: str) -> Condition:
     return (Job.id == job_id) & (Job.num_exes == exe_num) & Job.status.is_in(*statuses)
 
 
-def claim(job: Job, execution: JobExecution, now: datetime) -> None:
+def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
     """QUEUED -> RUNNING for `execution.exe_num`, creating the execution, atomically."""
     actions = _touch(job.id, "RUNNING", job.job_type_id, now, [("RUNNING", execution.exe_num)]) + [
         Job.started.set(now), Job.ended.remove(), Job.node_id.set(execution.node_id),
@@ -67,7 +85,7 @@ def claim(job: Job, execution: JobExecution, now: datetime) -> None:
     try:
         with write_transaction() as transaction:
             transaction.update(Job(job.id), actions=actions, condition=_current(job.id, execution.exe_num, "QUEUED"))
-            transaction.save(execution, condition=JobExecution.job_id.does_not_exist())
+            transaction.save(to_item(execution, JobExecution), condition=JobExecution.job_id.does_not_exist())
     except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {execution.exe_num} is no longer claimable")
 
@@ -83,26 +101,23 @@ def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
         _refused(error, f"job {job_id} exe {exe_num} is not running")
 
 
-def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: datetime, output: dict | None,
-                  phases: list[tuple[str, str]] = ()) -> None:
+def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobOutcome, now: datetime,
+                  output: dict[str, Any] | None, phases: Sequence[tuple[str, str]] = ()) -> None:
     """Record an execution's end and the job's fate in one transaction.
 
-    `job_outcome["status"]` is COMPLETED, FAILED or QUEUED (an automatic retry: `num_exes` + 1, held
-    back until `dispatch_after`). Only applies while the job is still QUEUED/RUNNING on this exe_num
-    and the execution still RUNNING.
+    `outcome.status` is COMPLETED, FAILED or QUEUED (an automatic retry: `num_exes` + 1, held back until
+    `dispatch_after`). Only applies while the job is still QUEUED/RUNNING on this exe_num and the
+    execution still RUNNING.
     """
-    exe_num = execution_update["exe_num"]
     earlier = [{"status": name, "at": at, "exe_num": exe_num} for name, at in phases]
-    status = job_outcome["status"]
-    error = job_outcome.get("error")
+    status = outcome.status
+    error = outcome.error
     error_actions = ([Job.error.set(error), Job.error_id.set(error["id"]), Job.error_category.set(error["category"])]
                      if error else [Job.error.remove(), Job.error_id.remove(), Job.error_category.remove()])
-    measures = [Job.exit_code.set(execution_update.get("exit_code")),
-                Job.cpu_seconds.set(execution_update.get("cpu_seconds")),
-                Job.wall_seconds.set(execution_update.get("wall_seconds")),
-                Job.peak_memory_mib.set(execution_update.get("peak_memory_mib"))]
+    measures = [Job.exit_code.set(end.exit_code), Job.cpu_seconds.set(end.cpu_seconds),
+                Job.wall_seconds.set(end.wall_seconds), Job.peak_memory_mib.set(end.peak_memory_mib)]
     if status == "QUEUED":
-        retry_at = job_outcome["dispatch_after"]
+        retry_at = outcome.dispatch_after
         # The failed attempt ends (FINISHED in the history), then the retry starts again at QUEUED.
         entries = [("FAILED", exe_num), ("QUEUED", exe_num + 1)]
         actions = _touch(job.id, "QUEUED", job.job_type_id, now, entries, earlier) + error_actions + measures + [
@@ -113,8 +128,12 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
     else:
         actions = _touch(job.id, status, job.job_type_id, now, [(status, exe_num)], earlier) + error_actions + [
             *measures, Job.ended.set(now), Job.queue_shard.remove(), Job.queue_key.remove()]
-    execution_actions = [getattr(JobExecution, key).set(value) for key, value in execution_update.items()
-                         if key not in ("job_id", "exe_num") and value is not None]
+    recorded = {"status": end.status, "ended": end.ended, "last_modified": now, "error": end.error,
+                "error_id": end.error["id"] if end.error else None,
+                "error_category": end.error["category"] if end.error else None, "exit_code": end.exit_code,
+                "task_results": end.task_results, "output": end.output, "cpu_seconds": end.cpu_seconds,
+                "wall_seconds": end.wall_seconds, "peak_memory_mib": end.peak_memory_mib}
+    execution_actions = [getattr(JobExecution, key).set(value) for key, value in recorded.items() if value is not None]
     try:
         with write_transaction() as transaction:
             transaction.update(Job(job.id), actions=actions,
@@ -128,6 +147,22 @@ def end_execution(job: Job, execution_update: dict, job_outcome: dict, now: date
         _refused(error, f"job {job.id} exe {exe_num} already ended or moved on")
 
 
+def end_canceled_execution(job_id: int, exe_num: int, task_results: dict[str, Any] | None, now: datetime) -> bool:
+    """A canceled execution's own end report: its task results, while it is still RUNNING (a cancel
+    usually ended it already: then nothing changes and the answer is False)."""
+    try:
+        update_item(JobExecution(job_id, exe_num), [
+            JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
+            JobExecution.task_results.set(task_results), JobExecution.last_modified.set(now),
+        ], JobExecution.status == "RUNNING")
+    except UpdateError as error:
+        try:
+            _refused(error, f"job {job_id} exe {exe_num} already ended")
+        except StaleUpdate:
+            return False
+    return True
+
+
 def set_unmet_resources(job_type_id: int, unmet: str | None) -> None:
     actions = [JobType.unmet_resources.set(unmet)] if unmet else [JobType.unmet_resources.remove()]
     update_item(JobType(job_type_id), actions, JobType.id.exists())
@@ -137,7 +172,7 @@ CANCELLABLE = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED")
 REQUEUEABLE = ("FAILED", "CANCELED")
 
 
-def cancel(job: Job, now: datetime, operation: dict) -> None:
+def cancel(job: JobRecord, now: datetime, operation: dict[str, Any]) -> None:
     """Any status but COMPLETED/CANCELED -> CANCELED, while the job is still in the status and on the
     exe_num it was read with. A RUNNING job's execution ends CANCELED in the same transaction (its end
     report, arriving later, then finds nothing to change)."""
@@ -160,7 +195,7 @@ def cancel(job: Job, now: datetime, operation: dict) -> None:
         _refused(error, f"job {job.id} exe {job.num_exes} changed before it could be canceled")
 
 
-def requeue(job: Job, job_type_max_tries: int, priority: int, now: datetime, operation: dict) -> None:
+def requeue(job: JobRecord, job_type_max_tries: int, priority: int, now: datetime, operation: dict[str, Any]) -> None:
     """FAILED/CANCELED (not superseded) -> QUEUED as execution num_exes + 1, with
     max_tries = num_exes + the job type's max_tries, while the job is as it was read."""
     if job.status not in REQUEUEABLE or job.is_superseded:

@@ -1,16 +1,17 @@
-"""Reading jobs: query planning over the jobs table's indexes, paging and counting.
+"""Reading jobs: one walker over the jobs table's indexes, used by every reader.
 
-A list request is served in three steps:
+Every read of many jobs is an `IndexRead`: which index (or the table itself, by job id), which
+partitions, a range on the index's sort key and a residual filter. `walk` reads it lazily, merging
+the partitions in key order, and can resume strictly after a key; a cursor is that key (with a
+direction) in one opaque format (`encode_cursor`). So:
 
-1. plan  - pick the index whose partition key covers the most selective filter (job ids are read
-           directly; then recipe, batch, job type + status, job type, status, and the whole-table
-           `by-modified` index), the partitions to read (one per filter value), the key range on
-           `modified_key` (the `started`/`ended` filters) and a residual filter for the rest;
-2. page  - when the order is `last_modified` (either way) the index already holds it: the
-           partitions are read lazily, merged, and only what the page needs is fetched; a cursor
-           (the position of the last row) makes every following page cost what page 1 costs.
-           Any other order reads all matches from the index and sorts them in memory;
-3. count - `Select=COUNT` over the same key ranges, which reads index entries of the matches only.
+- the v6 list plans an `IndexRead` from its filter (`read_for_filter`: job ids are read directly; then
+  recipe, batch, job type + status, job type, status, and the whole-table `by-modified` index), walks
+  only what the page needs when the order is `last_modified` (either way), and counts with
+  `Select=COUNT` over the same key ranges (index entries of the matches only);
+- a bulk chunk walks the same `IndexRead` ascending, a chunk at a time, from its cursor;
+- a history search walks an `IndexRead` built from its plan (`read_by`, `read_by_job_types`,
+  `read_created`, `read_by_ids`) to the end, counting round trips and items with a `ReadMeter`.
 """
 from __future__ import annotations
 
@@ -19,11 +20,23 @@ import heapq
 import itertools
 import json
 import re
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 
-from chalicelib.domain import JobFilter, OrderKey, Page
+from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import GlobalSecondaryIndex
+
+from chalicelib.domain import (
+    EventRecord,
+    InputLinkRecord,
+    JobDataRecord,
+    JobFilter,
+    JobRecord,
+    OrderKey,
+    Page,
+)
 from chalicelib.errors import InvalidInput
 from chalicelib.models.tables import (
     Job,
@@ -32,12 +45,18 @@ from chalicelib.models.tables import (
     TriggerEvent,
     get_by_keys,
     get_or_none,
+    to_item,
+    to_record,
+    update_item,
     write_transaction,
 )
 
 MAX_TYPE_STATUS_PARTITIONS = 4
+SCAN_SEGMENTS = 4
 _KEY_ID_WIDTH = 12
-_CURSOR_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z#\d{12}$")
+_LAST_ID = 10 ** _KEY_ID_WIDTH - 1
+_CURSOR_KEY = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z#)?\d{12}$")
+TABLE = "table (BatchGetItem)"
 
 
 def modified_key(last_modified: datetime, job_id: int) -> str:
@@ -54,50 +73,118 @@ def type_status_key(job_type_id: int, status: str) -> str:
     return f"{job_type_id}#{status}"
 
 
-# --- plan ------------------------------------------------------------------------------------------
+def _id_key(job_id: int) -> str:
+    return f"{job_id:0{_KEY_ID_WIDTH}d}"
+
+
+# --- what to read ------------------------------------------------------------------------------------
+
+_INDEXES: dict[str, GlobalSecondaryIndex] = {
+    index.Meta.index_name: index for index in (
+        Job.by_modified, Job.by_status, Job.by_type, Job.by_type_status, Job.by_batch, Job.by_recipe,
+        Job.by_owner, Job.by_project, Job.by_created)}
+
 
 @dataclass(frozen=True)
-class Plan:
-    index: Any | None            # a GlobalSecondaryIndex, or None for a direct read by job id
-    partitions: tuple            # hash key values to read
-    low: str | None              # modified_key bounds, inclusive
-    high: str | None
-    residual: Any | None         # a PynamoDB condition on the remaining filters
+class IndexRead:
+    """Partitions of one index (or job ids of the table), a sort key range (inclusive) and a residual
+    filter. The sort key is `modified_key` (last_modified#id), `created_key` for `by-created`, and the
+    zero-padded id for the table."""
 
-    def describe(self) -> dict:
-        name = self.index.Meta.index_name if self.index is not None else "table (BatchGetItem)"
-        return {"index": name, "partitions": len(self.partitions), "residual": self.residual is not None}
+    index: str
+    partitions: tuple[Any, ...]
+    low: str | None = None
+    high: str | None = None
+    residual: Condition | None = None
+    # For the table (job ids): the filter, evaluated on each job read.
+    matches: JobFilter | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"index": self.index, "partitions": len(self.partitions), "residual": self.residual is not None}
+
+    @property
+    def key_condition(self) -> str:
+        name = "created_key" if self.index == "by-created" else "modified_key"
+        if self.index == TABLE:
+            return ""
+        if self.low and self.high:
+            return f"{name} BETWEEN {self.low} AND {self.high}"
+        if self.low:
+            return f"{name} >= {self.low}"
+        if self.high:
+            return f"{name} <= {self.high}"
+        return ""
+
+    @property
+    def empty(self) -> bool:
+        return bool(self.low and self.high and self.low > self.high) or not self.partitions
 
 
-def plan_query(f: JobFilter) -> Plan:
-    low = _ceil_ms(f.modified_after) if f.modified_after else None
-    high = _floor_ms(f.modified_before) if f.modified_before else None
-    low_key = modified_key(low, 0) if low else None
-    high_key = modified_key(high, 10 ** _KEY_ID_WIDTH - 1) if high else None
+def _time_bounds(after: datetime | None, before: datetime | None) -> tuple[str | None, str | None]:
+    low = modified_key(_ceil_ms(after), 0) if after else None
+    high = modified_key(_floor_ms(before), _LAST_ID) if before else None
+    return low, high
+
+
+def read_for_filter(f: JobFilter) -> IndexRead:
+    """The index whose partition key covers the most selective filter of a v6 list or bulk operation."""
     if f.job_ids:
-        return Plan(None, tuple(sorted(set(f.job_ids))), low_key, high_key, None)
+        return IndexRead(TABLE, tuple(sorted(set(f.job_ids))), matches=f)
+    low, high = _time_bounds(f.modified_after, f.modified_before)
     covered: set[str] = set()
+    partitions: Iterable[Any]
     if f.recipe_ids:
-        index, partitions, covered = Job.by_recipe, f.recipe_ids, {"recipe_ids"}
+        index, partitions, covered = "by-recipe", f.recipe_ids, {"recipe_ids"}
     elif f.batch_ids:
-        index, partitions, covered = Job.by_batch, f.batch_ids, {"batch_ids"}
+        index, partitions, covered = "by-batch", f.batch_ids, {"batch_ids"}
     elif f.job_type_ids and f.statuses and len(f.job_type_ids) * len(f.statuses) <= MAX_TYPE_STATUS_PARTITIONS:
-        index = Job.by_type_status
-        partitions = tuple(type_status_key(t, s) for t in f.job_type_ids for s in f.statuses)
+        index = "by-type-status"
+        partitions = [type_status_key(t, s) for t in f.job_type_ids for s in f.statuses]
         covered = {"job_type_ids", "statuses"}
     elif f.job_type_ids:
-        index, partitions, covered = Job.by_type, f.job_type_ids, {"job_type_ids"}
+        index, partitions, covered = "by-type", f.job_type_ids, {"job_type_ids"}
     elif f.statuses:
-        index, partitions, covered = Job.by_status, f.statuses, {"statuses"}
+        index, partitions, covered = "by-status", f.statuses, {"statuses"}
     else:
-        index, partitions = Job.by_modified, ("jobs",)
-    return Plan(index, tuple(sorted(set(partitions))), low_key, high_key, _residual(f, covered))
+        index, partitions = "by-modified", ("jobs",)
+    return IndexRead(index, tuple(sorted(set(partitions))), low, high, _residual(f, covered))
 
 
-def _residual(f: JobFilter, covered: set[str]):
-    conditions = []
+_BY_ATTRIBUTE = {"owner": "by-owner", "project": "by-project", "status": "by-status", "all": "by-modified"}
 
-    def one_of(name: str, attribute, values) -> None:
+
+def read_by(attribute: str, values: Iterable[Any], modified_after: datetime | None = None,
+            modified_before: datetime | None = None) -> IndexRead:
+    """Jobs whose `attribute` (owner, project, status, or "all") is one of `values`, last modified in
+    the window."""
+    low, high = _time_bounds(modified_after, modified_before)
+    partitions = ("jobs",) if attribute == "all" else tuple(sorted(set(values)))
+    return IndexRead(_BY_ATTRIBUTE[attribute], partitions, low, high)
+
+
+def read_by_job_types(job_type_ids: Iterable[int], statuses: Iterable[str] = (),
+                      modified_after: datetime | None = None, modified_before: datetime | None = None) -> IndexRead:
+    low, high = _time_bounds(modified_after, modified_before)
+    type_ids, wanted = sorted(set(job_type_ids)), sorted(set(statuses))
+    if wanted:
+        return IndexRead("by-type-status", tuple(type_status_key(t, s) for t in type_ids for s in wanted), low, high)
+    return IndexRead("by-type", tuple(type_ids), low, high)
+
+
+def read_created(after: datetime | None, before: datetime | None) -> IndexRead:
+    """Jobs by submission time (the history's submissionTime ranges)."""
+    low, high = _time_bounds(after, before)
+    return IndexRead("by-created", ("jobs",), low, high)
+
+
+def read_by_ids(job_ids: Iterable[int]) -> IndexRead:
+    return IndexRead(TABLE, tuple(sorted(set(job_ids))))
+
+
+def _residual(f: JobFilter, covered: set[str]) -> Condition | None:
+    conditions: list[Condition] = []
+
+    def one_of(name: str, attribute: Any, values: tuple[Any, ...]) -> None:
         if values and name not in covered:
             conditions.append(attribute.is_in(*values))
 
@@ -117,15 +204,15 @@ def _residual(f: JobFilter, covered: set[str]):
         conditions.append(Job.source_started >= f.source_started)
     if f.source_ended is not None:
         conditions.append(Job.source_ended <= f.source_ended)
-    combined = None
+    combined: Condition | None = None
     for condition in conditions:
         combined = condition if combined is None else combined & condition
     return combined
 
 
-def job_matches(job: Job, f: JobFilter) -> bool:
+def job_matches(job: JobRecord, f: JobFilter) -> bool:
     """The filter evaluated in memory, for jobs read directly by id."""
-    def within(value, values) -> bool:
+    def within(value: Any, values: tuple[Any, ...]) -> bool:
         return not values or value in values
 
     if f.modified_after and job.last_modified < f.modified_after:
@@ -156,17 +243,162 @@ def _floor_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-# --- orders ----------------------------------------------------------------------------------------
+# --- the walker --------------------------------------------------------------------------------------
 
-def _error_title(job: Job):
+@dataclass
+class ReadMeter:
+    """What a read cost: requests sent and items DynamoDB read (ScannedCount), for `explain`."""
+
+    round_trips: int = 0
+    items_read: int = 0
+
+    def add(self, other: "ReadMeter") -> None:
+        self.round_trips += other.round_trips
+        self.items_read += other.items_read
+
+
+def sort_key_of(read: IndexRead, job: JobRecord) -> str:
+    if read.index == TABLE:
+        return _id_key(job.id)
+    if read.index == "by-created":
+        return modified_key(job.created, job.id)
+    return modified_key(job.last_modified, job.id)
+
+
+def walk(read: IndexRead, descending: bool = False, page_size: int = 100,
+         meter: ReadMeter | None = None) -> Iterator[tuple[str, JobRecord]]:
+    """`(sort key, job)` of every job the read selects, in sort key order across its partitions, read
+    lazily `page_size` items a request per partition."""
+    meter = meter if meter is not None else ReadMeter()
+    if read.empty:
+        return iter(())
+    if read.index == TABLE:
+        return _walk_ids(read, descending, meter)
+    streams = [_walk_partition(read, partition, descending, page_size, meter) for partition in read.partitions]
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=lambda pair: pair[0], reverse=descending)
+
+
+def _walk_partition(read: IndexRead, partition: Any, descending: bool, page_size: int,
+                    meter: ReadMeter) -> Iterator[tuple[str, JobRecord]]:
+    index = _INDEXES[read.index]
+    attribute = Job.created_key if read.index == "by-created" else Job.modified_key
+    result = index.query(partition, range_key_condition=_range(attribute, read.low, read.high),
+                         filter_condition=read.residual, scan_index_forward=not descending,
+                         page_size=max(1, min(page_size, 1000)))
+    for raw_page in result.page_iter:
+        meter.round_trips += 1
+        meter.items_read += raw_page.get("ScannedCount", len(raw_page.get("Items", [])))
+        for raw in raw_page.get("Items", []):
+            job = to_record(Job.from_raw_data(raw), JobRecord)
+            yield sort_key_of(read, job), job
+
+
+def _walk_ids(read: IndexRead, descending: bool, meter: ReadMeter) -> Iterator[tuple[str, JobRecord]]:
+    ids = sorted((job_id for job_id in read.partitions
+                  if (read.low is None or _id_key(job_id) >= read.low)
+                  and (read.high is None or _id_key(job_id) <= read.high)), reverse=descending)
+    for start in range(0, len(ids), 100):
+        batch = ids[start:start + 100]
+        found = get_by_keys(Job, JobRecord, batch, lambda job: job.id)
+        meter.round_trips += 1
+        meter.items_read += len(found)
+        for job_id in batch:
+            job = found.get(job_id)
+            if job is not None and (read.matches is None or job_matches(job, read.matches)):
+                yield _id_key(job.id), job
+
+
+def _range(attribute: Any, low: str | None, high: str | None) -> Condition | None:
+    if low and high:
+        return attribute.between(low, high)
+    if low:
+        return attribute >= low
+    if high:
+        return attribute <= high
+    return None
+
+
+def after_key(read: IndexRead, key: str, descending: bool = False) -> IndexRead:
+    """The same read, narrowed to what lies strictly after `key` in the walking direction."""
+    if read.index == TABLE:
+        job_id = int(key.rsplit("#", 1)[-1])
+        following, preceding = _id_key(job_id + 1), _id_key(max(job_id - 1, 0))
+    else:
+        stamp, job_id_text = key.split("#")
+        job_id = int(job_id_text)
+        following, preceding = f"{stamp}#{_id_key(job_id + 1)}", f"{stamp}#{_id_key(max(job_id - 1, 0))}"
+    if descending:
+        return replace(read, high=min(read.high, preceding) if read.high else preceding)
+    return replace(read, low=max(read.low, following) if read.low else following)
+
+
+def until_key(read: IndexRead, key: str) -> IndexRead:
+    """The same read, ending at `key` (inclusive)."""
+    return replace(read, high=min(read.high, key) if read.high else key)
+
+
+def count(read: IndexRead) -> int:
+    """How many jobs an index read selects, from index entries of the matches only (`Select=COUNT`)."""
+    if read.index == TABLE:
+        return sum(1 for _ in walk(read))
+    if read.empty:
+        return 0
+    attribute = Job.created_key if read.index == "by-created" else Job.modified_key
+    return sum(Job.count(partition, range_key_condition=_range(attribute, read.low, read.high),
+                         filter_condition=read.residual, index_name=read.index)
+               for partition in read.partitions)
+
+
+def scan_all(meter: ReadMeter) -> list[JobRecord]:
+    """Every job, by a parallel Scan (no index applies: bounded by the table, never repeated per page)."""
+    parts = [ReadMeter() for _ in range(SCAN_SEGMENTS)]
+
+    def segment(number: int) -> list[JobRecord]:
+        found = []
+        for raw_page in Job.scan(segment=number, total_segments=SCAN_SEGMENTS).page_iter:
+            parts[number].round_trips += 1
+            parts[number].items_read += raw_page.get("ScannedCount", 0)
+            found.extend(to_record(Job.from_raw_data(raw), JobRecord) for raw in raw_page.get("Items", []))
+        return found
+
+    with ThreadPoolExecutor(max_workers=SCAN_SEGMENTS) as pool:
+        segments = list(pool.map(segment, range(SCAN_SEGMENTS)))
+    for part in parts:
+        meter.add(part)
+    return [job for jobs in segments for job in jobs]
+
+
+# --- cursors -----------------------------------------------------------------------------------------
+
+def encode_cursor(direction: str, key: str) -> str:
+    raw = json.dumps({"d": direction, "k": key}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[str, str]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        direction, key = raw["d"], raw["k"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput('Invalid cursor: "cursor"', field="cursor") from None
+    if direction not in ("after", "before") or not isinstance(key, str) or not _CURSOR_KEY.match(key):
+        raise InvalidInput('Invalid cursor: "cursor"', field="cursor")
+    return direction, key
+
+
+# --- orders ------------------------------------------------------------------------------------------
+
+def _error_title(job: JobRecord) -> Any:
     return (job.error or {}).get("title") if job.error else None
 
 
-def _duration(job: Job):
+def _duration(job: JobRecord) -> timedelta | None:
     return (job.ended - job.started) if job.ended and job.started else None
 
 
-SORT_KEYS: dict[str, Callable[[Job], Any]] = {
+SORT_KEYS: dict[str, Callable[[JobRecord], Any]] = {
     "id": lambda j: j.id,
     "status": lambda j: j.status,
     "created": lambda j: j.created,
@@ -219,14 +451,17 @@ def index_order(order: list[OrderKey]) -> bool | None:
 class _Last:
     """Sorts after every value: NULLs go last ascending and first descending, as in PostgreSQL."""
 
-    def __lt__(self, other):
+    def __lt__(self, other: object) -> bool:
         return False
 
-    def __gt__(self, other):
+    def __gt__(self, other: object) -> bool:
         return not isinstance(other, _Last)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, _Last)
+
+    def __hash__(self) -> int:
+        return 0
 
 
 _NULL = _Last()
@@ -235,19 +470,22 @@ _NULL = _Last()
 class _Reversed:
     __slots__ = ("value",)
 
-    def __init__(self, value):
+    def __init__(self, value: Any) -> None:
         self.value = value
 
-    def __lt__(self, other):
-        return other.value < self.value
+    def __lt__(self, other: "_Reversed") -> bool:
+        return bool(other.value < self.value)
 
-    def __eq__(self, other):
-        return self.value == other.value
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and bool(self.value == other.value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
 
 
-def sort_jobs(jobs: list[Job], order: list[OrderKey]) -> list[Job]:
-    def key(job: Job):
-        parts = []
+def sort_jobs(jobs: list[JobRecord], order: list[OrderKey]) -> list[JobRecord]:
+    def key(job: JobRecord) -> list[Any]:
+        parts: list[Any] = []
         for item in order:
             value = SORT_KEYS[item.field](job)
             value = _NULL if value is None else value
@@ -257,104 +495,28 @@ def sort_jobs(jobs: list[Job], order: list[OrderKey]) -> list[Job]:
     return sorted(jobs, key=key)
 
 
-# --- cursors ---------------------------------------------------------------------------------------
-
-def encode_cursor(direction: str, key: str) -> str:
-    raw = json.dumps({"d": direction, "k": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(token: str) -> tuple[str, str]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        direction, key = raw["d"], raw["k"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput('Invalid cursor: "cursor"', field="cursor") from None
-    if direction not in ("after", "before") or not isinstance(key, str) or not _CURSOR_KEY.match(key):
-        raise InvalidInput('Invalid cursor: "cursor"', field="cursor")
-    return direction, key
-
-
-def _after(key: str) -> str:
-    stamp, job_id = key.split("#")
-    return f"{stamp}#{int(job_id) + 1:0{_KEY_ID_WIDTH}d}"
-
-
-def _before(key: str) -> str:
-    stamp, job_id = key.split("#")
-    return f"{stamp}#{max(int(job_id) - 1, 0):0{_KEY_ID_WIDTH}d}"
-
-
-# --- execution -------------------------------------------------------------------------------------
-
-def _range_condition(index, low: str | None, high: str | None):
-    attribute = Job.modified_key
-    if low and high:
-        return attribute.between(low, high) if low <= high else None
-    if low:
-        return attribute >= low
-    if high:
-        return attribute <= high
-    return None
-
-
-def _stream(plan: Plan, partition, low, high, descending: bool, chunk: int) -> Iterator[Job]:
-    if low and high and low > high:
-        return iter(())
-    return plan.index.query(
-        partition,
-        range_key_condition=_range_condition(plan.index, low, high),
-        filter_condition=plan.residual,
-        scan_index_forward=not descending,
-        page_size=max(1, min(chunk, 1000)),
-    )
-
-
-def count_jobs(plan: Plan) -> int:
-    if plan.index is None:
-        raise ValueError("direct reads are counted by the caller")
-    total = 0
-    for partition in plan.partitions:
-        if plan.low and plan.high and plan.low > plan.high:
-            continue
-        total += Job.count(
-            partition,
-            range_key_condition=_range_condition(plan.index, plan.low, plan.high),
-            filter_condition=plan.residual,
-            index_name=plan.index.Meta.index_name,
-        )
-    return total
-
+# --- the v6 list -------------------------------------------------------------------------------------
 
 def list_jobs(f: JobFilter, order: list[OrderKey], offset: int, limit: int, cursor: str | None) -> Page:
     if f.matches_nothing:
         return Page(count=0, rows=[])
-    plan = plan_query(f)
+    read = read_for_filter(f)
     descending = index_order(order)
-    if plan.index is None:
-        matches = [job for job in Job.batch_get(plan.partitions) if job_matches(job, f)]
+    if read.index == TABLE or descending is None:
+        matches = [job for _, job in walk(read, page_size=1000)]
         ordered = sort_jobs(matches, order or [OrderKey("last_modified")])
         return Page(count=len(ordered), rows=ordered[offset:offset + limit])
-    if descending is None:
-        matches = list(_read_all(plan))
-        ordered = sort_jobs(matches, order)
-        return Page(count=len(ordered), rows=ordered[offset:offset + limit])
-    count = count_jobs(plan)
-    rows = _index_page(plan, descending, offset, limit, cursor)
-    page = Page(count=count, rows=rows)
-    if rows:
-        page.before = encode_cursor("before", rows[0].modified_key)
-        page.after = encode_cursor("after", rows[-1].modified_key)
+    total = count(read)
+    keyed = _index_page(read, descending, offset, limit, cursor)
+    page = Page(count=total, rows=[job for _, job in keyed])
+    if keyed:
+        page.before = encode_cursor("before", keyed[0][0])
+        page.after = encode_cursor("after", keyed[-1][0])
     return page
 
 
-def _read_all(plan: Plan) -> Iterable[Job]:
-    for partition in plan.partitions:
-        yield from _stream(plan, partition, plan.low, plan.high, False, 1000)
-
-
-def _index_page(plan: Plan, descending: bool, offset: int, limit: int, cursor: str | None) -> list[Job]:
-    low, high = plan.low, plan.high
+def _index_page(read: IndexRead, descending: bool, offset: int, limit: int,
+                cursor: str | None) -> list[tuple[str, JobRecord]]:
     reverse_read = False
     skip = offset
     if cursor:
@@ -362,98 +524,146 @@ def _index_page(plan: Plan, descending: bool, offset: int, limit: int, cursor: s
         skip = 0
         # "before" walks back from the first row of the next page: read the other way, then flip.
         reverse_read = direction == "before"
-        moving_up = (direction == "after") != descending
-        if moving_up:
-            low = max(low, _after(key)) if low else _after(key)
-        else:
-            high = min(high, _before(key)) if high else _before(key)
+        read = after_key(read, key, descending=descending != reverse_read)
     read_descending = descending != reverse_read
     needed = skip + limit
-    streams = len(plan.partitions)
+    streams = len(read.partitions)
     chunk = -(-needed // streams) + (1 if streams > 1 else 0)
-    if plan.residual is not None:
+    if read.residual is not None:
         chunk = max(chunk, 100)
-    iterators = [_stream(plan, p, low, high, read_descending, chunk) for p in plan.partitions]
-    merged = iterators[0] if streams == 1 else heapq.merge(
-        *iterators, key=lambda job: job.modified_key, reverse=read_descending)
-    rows = list(itertools.islice(merged, skip, needed))
+    rows = list(itertools.islice(walk(read, read_descending, chunk), skip, needed))
     return rows[::-1] if reverse_read else rows
 
 
-def get_job(job_id: int, consistent: bool = False) -> Job | None:
-    return get_or_none(Job, job_id, consistent=consistent)
-
-
-def get_jobs(job_ids: Iterable[int]) -> dict[int, Job]:
-    return get_by_keys(Job, job_ids, lambda job: job.id)
-
-
-# --- writes ----------------------------------------------------------------------------------------
-
-def derive_keys(job: Job) -> Job:
-    """Set the index keys that mirror other attributes; every write of a whole job goes through here."""
-    job.modified_key = modified_key(job.last_modified, job.id)
-    job.created_key = modified_key(job.created, job.id)
-    if job.status == "QUEUED":
-        job.queue_shard, job.queue_key = "queued", queue_key(job.priority, job.queued or job.created, job.id)
+def chunk_of(f: JobFilter, modified_until: datetime, cursor: str | None,
+             size: int) -> tuple[list[JobRecord], str | None]:
+    """Up to `size` jobs matching `f` and last modified until `modified_until`, ascending, after
+    `cursor`; and the cursor of the next chunk (None when nothing follows). Bulk operations read so."""
+    if f.matches_nothing:
+        return [], None
+    read = read_for_filter(f)
+    if read.index == TABLE:
+        read = replace(read, matches=replace(f, modified_before=min(f.modified_before or modified_until,
+                                                                    modified_until)))
     else:
-        job.queue_shard = job.queue_key = None
-    job.type_status = type_status_key(job.job_type_id, job.status)
-    job.shard = "jobs"
-    return job
+        read = until_key(read, modified_key(modified_until, _LAST_ID))
+    if cursor:
+        _, key = decode_cursor(cursor)
+        read = after_key(read, key)
+    keyed = list(itertools.islice(walk(read, page_size=size + 1), size + 1))
+    if len(keyed) <= size:
+        return [job for _, job in keyed], None
+    keyed = keyed[:size]
+    return [job for _, job in keyed], encode_cursor("after", keyed[-1][0])
 
 
-def insert_jobs(jobs: list[tuple[Job, JobData, list[JobInputFile]]]) -> None:
-    """Write new jobs with their data and input links (batched: 25 items a round trip)."""
-    with Job.batch_write() as job_batch, JobData.batch_write() as data_batch, \
-            JobInputFile.batch_write() as link_batch:
-        for job, data, links in jobs:
-            job_batch.save(derive_keys(job))
-            data.job_id = job.id
-            data_batch.save(data)
-            for link in links:
-                link_batch.save(link)
+def read_jobs(read: IndexRead, meter: ReadMeter | None = None) -> list[JobRecord]:
+    """Every job an index read selects (history candidates, console counts)."""
+    return [job for _, job in walk(read, page_size=1000, meter=meter)]
 
 
-def replace_job(job: Job) -> None:
-    """Unconditional full write (seeding and tests); state changes use conditional updates."""
-    derive_keys(job).save()
+# --- single reads ------------------------------------------------------------------------------------
+
+def get_job(job_id: int, consistent: bool = False) -> JobRecord | None:
+    return get_or_none(Job, JobRecord, job_id, consistent=consistent)
 
 
-def get_job_data(job_id: int, consistent: bool = False) -> JobData | None:
-    return get_or_none(JobData, job_id, consistent=consistent)
+def get_jobs(job_ids: Iterable[int]) -> dict[int, JobRecord]:
+    return get_by_keys(Job, JobRecord, job_ids, lambda job: job.id)
 
 
-def insert_queued_job(job: Job, data: JobData, links: list[JobInputFile], event: TriggerEvent) -> None:
-    """Write a new job with its data, input links and trigger event in one transaction: all or nothing.
-
-    The ids must be new: they come from counters, so a failed condition is a bug (a
-    `TransactWriteError`, answered 500), never something a client caused."""
-    data.job_id = job.id
-    with write_transaction() as transaction:
-        transaction.save(derive_keys(job), condition=Job.id.does_not_exist())
-        transaction.save(data, condition=JobData.job_id.does_not_exist())
-        transaction.save(event, condition=TriggerEvent.id.does_not_exist())
-        for link in links:
-            transaction.save(link)
+def get_job_data(job_id: int, consistent: bool = False) -> JobDataRecord | None:
+    return get_or_none(JobData, JobDataRecord, job_id, consistent=consistent)
 
 
-def queued_jobs(limit: int) -> Iterator[Job]:
+def job_input_links(job_id: int) -> list[InputLinkRecord]:
+    return [to_record(link, InputLinkRecord) for link in JobInputFile.query(job_id)]
+
+
+def queued_jobs(limit: int) -> Iterator[JobRecord]:
     """QUEUED jobs in dispatch order: lowest priority number first, then first queued."""
-    return Job.by_queue.query("queued", limit=limit, page_size=min(limit, 100))
+    for item in Job.by_queue.query("queued", limit=limit, page_size=min(limit, 100)):
+        yield to_record(item, JobRecord)
 
 
 def count_running(job_type_id: int) -> int:
     return Job.count(type_status_key(job_type_id, "RUNNING"), index_name=Job.by_type_status.Meta.index_name)
 
 
-def jobs_in_status(status: str, before: datetime | None = None) -> Iterator[Job]:
+def jobs_in_status(status: str, before: datetime | None = None) -> Iterator[JobRecord]:
     """Jobs now in `status`, optionally only those last modified before a time (sweeps)."""
     condition = Job.modified_key < modified_key(before, 0) if before else None
-    return Job.by_status.query(status, range_key_condition=condition)
+    for item in Job.by_status.query(status, range_key_condition=condition):
+        yield to_record(item, JobRecord)
 
 
-def jobs_modified_between(f: JobFilter) -> Iterator[Job]:
-    """Every job whose last_modified is in the filter's window, from the by-modified index."""
-    plan = plan_query(JobFilter(modified_after=f.modified_after, modified_before=f.modified_before))
-    return _read_all(plan)
+# --- writes ------------------------------------------------------------------------------------------
+
+def _item(job: JobRecord) -> Job:
+    """The stored item of a whole job, with the index keys that mirror its other attributes."""
+    item = to_item(job, Job)
+    item.modified_key = modified_key(job.last_modified, job.id)
+    item.created_key = modified_key(job.created, job.id)
+    if job.status == "QUEUED":
+        item.queue_shard, item.queue_key = "queued", queue_key(job.priority, job.queued or job.created, job.id)
+    else:
+        item.queue_shard = item.queue_key = None
+    item.type_status = type_status_key(job.job_type_id, job.status)
+    item.shard = "jobs"
+    return item
+
+
+def input_link(job_id: int, job_input: str, file_id: int) -> InputLinkRecord:
+    return InputLinkRecord(job_id=job_id, link=f"{job_input}#{file_id}", job_input=job_input, file_id=file_id)
+
+
+@dataclass
+class NewJob:
+    """A job to store with everything written beside it."""
+
+    job: JobRecord
+    data: JobDataRecord
+    links: list[InputLinkRecord] = field(default_factory=list)
+    event: EventRecord | None = None
+
+
+def insert_jobs(jobs: list[NewJob]) -> None:
+    """Write new jobs with their data and input links (batched: 25 items a round trip; seeding)."""
+    with Job.batch_write() as job_batch, JobData.batch_write() as data_batch, \
+            JobInputFile.batch_write() as link_batch:
+        for new in jobs:
+            job_batch.save(_item(new.job))
+            data_batch.save(to_item(new.data, JobData))
+            for link in new.links:
+                link_batch.save(to_item(link, JobInputFile))
+
+
+def replace_job(job: JobRecord) -> None:
+    """Unconditional full write (seeding and tests); state changes use conditional updates."""
+    _item(job).save()
+
+
+def insert_queued_job(new: NewJob) -> None:
+    """Write a new job with its data, input links and trigger event in one transaction: all or nothing.
+
+    The ids must be new: they come from counters, so a failed condition is a bug (answered 500), never
+    something a client caused."""
+    with write_transaction() as transaction:
+        transaction.save(_item(new.job), condition=Job.id.does_not_exist())
+        transaction.save(to_item(new.data, JobData), condition=JobData.job_id.does_not_exist())
+        if new.event is not None:
+            transaction.save(to_item(new.event, TriggerEvent), condition=TriggerEvent.id.does_not_exist())
+        for link in new.links:
+            transaction.save(to_item(link, JobInputFile))
+
+
+def hide_from_history(job_id: int) -> bool:
+    """Hide a job from the history (the job itself stays); False when there is no such job."""
+    from pynamodb.exceptions import UpdateError
+    try:
+        update_item(Job(job_id), [Job.history_deleted.set(True)], Job.id.exists())
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", "") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True

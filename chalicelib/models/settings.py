@@ -6,33 +6,30 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.models.tables import SystemSetting
+from chalicelib.wiring import caches
 
 _CACHE_SECONDS = 2.0
-_cache: dict[tuple[str, str], tuple[float, Any]] = {}
 
 
 def get(name: str, default: Any = None, max_age: float = _CACHE_SECONDS) -> Any:
     """The setting's value; read at most every `max_age` seconds per process (the dispatcher asks on
     every fill)."""
+    cache = caches().setting_values
     key = (SystemSetting.Meta.table_name, name)
-    cached = _cache.get(key)
+    cached = cache.get(key)
     if cached and time.monotonic() - cached[0] < max_age:
         return cached[1]
     try:
         value = SystemSetting.get(name, consistent_read=True).value
     except SystemSetting.DoesNotExist:
         value = default
-    _cache[key] = (time.monotonic(), value)
+    cache[key] = (time.monotonic(), value)
     return value
 
 
 def put(name: str, value: Any, now: datetime) -> None:
     SystemSetting(name, value=value, last_modified=now).save()
-    _cache[(SystemSetting.Meta.table_name, name)] = (time.monotonic(), value)
-
-
-def forget_cached() -> None:
-    _cache.clear()
+    caches().setting_values[(SystemSetting.Meta.table_name, name)] = (time.monotonic(), value)
 
 
 SCHEDULER = "scheduler"

@@ -10,6 +10,10 @@ with ties broken by id, and time ranges on last_modified as key conditions.
 """
 from __future__ import annotations
 
+import dataclasses
+from functools import lru_cache
+from typing import Any, Iterable, TypeVar
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -25,7 +29,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import get_settings
+M = TypeVar("M", bound=Model)
 
 
 class BaseModel(Model):
@@ -34,6 +38,13 @@ class BaseModel(Model):
     class Meta:
         table_name = ""
         billing_mode = "PAY_PER_REQUEST"
+
+    @classmethod
+    def _get_connection(cls) -> Any:
+        if not cls.Meta.table_name:  # the tables are named when the composition root is built
+            from chalicelib.wiring import services
+            services()
+        return super()._get_connection()
 
 
 ALL_MODELS: list[type[BaseModel]] = []
@@ -47,44 +58,67 @@ def _table(base_name: str):
     return register
 
 
-def configure_tables(prefix: str | None = None, region: str | None = None) -> None:
-    """Point every model at `<prefix><base name>`; called at import and by whoever changes the prefix."""
-    settings = get_settings()
-    prefix = settings.table_prefix if prefix is None else prefix
+def configure_tables(prefix: str, region: str) -> None:
+    """Point every model at `<prefix><base name>` in `region` (the composition root does, when it builds)."""
     for model in ALL_MODELS:
-        name, model_region = prefix + model.base_name, region or settings.region
-        if (model.Meta.table_name, getattr(model.Meta, "region", None)) != (name, model_region):
-            model.Meta.table_name, model.Meta.region = name, model_region
+        name = prefix + model.base_name
+        if (model.Meta.table_name, getattr(model.Meta, "region", None)) != (name, region):
+            model.Meta.table_name, model.Meta.region = name, region
             model._connection = None  # connections (and their clients) are costly: keep them when nothing changed
-    global _transaction_connection
-    if _transaction_connection is not None and _transaction_connection.region != (region or settings.region):
-        _transaction_connection = None
-
-
-_transaction_connection: Connection | None = None
 
 
 def write_transaction() -> TransactWrite:
     """A write transaction on the one connection this process keeps for them (a botocore client costs
     ~100 ms to create, so never one per transaction)."""
-    global _transaction_connection
-    if _transaction_connection is None:
-        _transaction_connection = Connection(region=get_settings().region)
-    return TransactWrite(connection=_transaction_connection)
+    from chalicelib.wiring import services
+    current = services()
+    with current.caches.lock:
+        if current.caches.transaction_connection is None:
+            current.caches.transaction_connection = Connection(region=current.settings.region)
+        return TransactWrite(connection=current.caches.transaction_connection)
 
 
-def get_or_none(model: type[Model], hash_key, range_key=None, consistent: bool = False):
-    """One item by its key, or None when there is none."""
+R = TypeVar("R")
+
+
+@lru_cache(maxsize=None)
+def _field_names(record_type: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(record_type))
+
+
+def to_record(item: Model, record_type: type[R]) -> R:
+    """The plain record of a stored item: its attributes minus the derived index keys. Unset attributes
+    are left out, so the record's defaults apply as the model's would."""
+    names = _field_names(record_type)
+    return record_type(**{name: value for name, value in item.attribute_values.items()
+                          if value is not None and name in names})
+
+
+def to_records(items: Iterable[Model], record_type: type[R]) -> list[R]:
+    return [to_record(item, record_type) for item in items]
+
+
+def to_item(record: Any, model: type[M]) -> M:
+    """The item a record is stored as (index keys are derived by the caller where the model has any)."""
+    return model(**{name: getattr(record, name) for name in _field_names(type(record))})
+
+
+def get_or_none(model: type[M], record_type: type[R], hash_key: Any, range_key: Any = None,
+                consistent: bool = False) -> R | None:
+    """One record by its key, or None when there is none."""
     try:
-        return model.get(hash_key, range_key, consistent_read=consistent)
+        return to_record(model.get(hash_key, range_key, consistent_read=consistent), record_type)
     except model.DoesNotExist:
         return None
 
 
-def get_by_keys(model: type[Model], keys, key_of) -> dict:
-    """Items by key in batched reads, as `{key_of(item): item}` (no request for no keys)."""
-    keys = set(keys)
-    return {key_of(item): item for item in model.batch_get(keys)} if keys else {}
+def get_by_keys(model: type[M], record_type: type[R], keys: Iterable[Any], key_of: Any) -> dict[Any, R]:
+    """Records by key in batched reads, as `{key_of(record): record}` (no request for no keys)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    records = to_records(model.batch_get(wanted), record_type)
+    return {key_of(record): record for record in records}
 
 
 def update_item(item: Model, actions: list, condition=None) -> None:
@@ -587,6 +621,3 @@ class BulkOperation(BaseModel):
     execution_arn = UnicodeAttribute(null=True)
 
     by_shard = BulkOperationsByShard()
-
-
-configure_tables()

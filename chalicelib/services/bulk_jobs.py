@@ -18,7 +18,6 @@ chunk twice, or a cancel racing a completion, leaves each job in one consistent 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -26,14 +25,14 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.domain import ERROR_CATEGORIES, JOB_STATUSES, JobFilter
+from chalicelib.domain import ERROR_CATEGORIES, JOB_STATUSES, BulkOperationRecord, JobFilter, JobRecord
 from chalicelib.errors import InvalidInput, NotFound, StaleUpdate
 from chalicelib.models import bulk as bulk_store
 from chalicelib.models import catalog, executions, job_state
 from chalicelib.models import jobs as job_store
-from chalicelib.models.tables import BulkOperation, Job
 from chalicelib.params import check_range
 from chalicelib.timeutil import iso, parse_timestamp
+from chalicelib.wiring import services
 
 log = logging.getLogger(__name__)
 
@@ -212,17 +211,16 @@ def filter_from_json(raw: dict) -> JobFilter:
 
 # --- eligibility and one job's change -----------------------------------------------------------------
 
-def eligible(kind: str, job: Job) -> bool:
+def eligible(kind: str, job: JobRecord) -> bool:
     if kind == "cancel":
         return job.status in job_state.CANCELLABLE
     return job.status in job_state.REQUEUEABLE and not job.is_superseded
 
 
-def _stop_running(job: Job) -> None:
+def _stop_running(job: JobRecord) -> None:
     """Ask the runner to stop a canceled job's process when this process has one (the worker); elsewhere the
     execution is already CANCELED in the table and the worker stops it when it sees that."""
-    from chalicelib.services import runtime
-    current = runtime.current()
+    current = services().runtime
     if current is None:
         return
     execution = executions.get_execution(job.id, job.num_exes)
@@ -233,7 +231,7 @@ def _stop_running(job: Job) -> None:
             log.exception("stopping %s failed", execution.cluster_id)
 
 
-def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: datetime, changed: list[int],
+def _apply(operation: BulkOperationRecord, job: JobRecord, max_tries: dict[int, int], now: datetime, changed: list[int],
            wake: list[tuple[int, int, int]]) -> None:
     """One conditional update; a changed job joins `changed`, a requeued one's dispatch entry `wake`."""
     stamp = {"id": operation.id, "kind": operation.kind, "reason": operation.reason}
@@ -252,7 +250,7 @@ def _apply(operation: BulkOperation, job: Job, max_tries: dict[int, int], now: d
         _stop_running(job)
 
 
-def _apply_all(operation: BulkOperation, jobs: list[Job], max_tries: dict[int, int], now: datetime,
+def _apply_all(operation: BulkOperationRecord, jobs: list[JobRecord], max_tries: dict[int, int], now: datetime,
                changed: list[int], wake: list[tuple[int, int, int]]) -> None:
     """The chunk's conditional updates, JOBS_BULK_WRITERS at a time (each waits on its own round trip; the
     jobs are distinct, so their order does not matter)."""
@@ -265,22 +263,6 @@ def _apply_all(operation: BulkOperation, jobs: list[Job], max_tries: dict[int, i
         list(pool.map(lambda job: _apply(operation, job, max_tries, now, changed, wake), jobs))
 
 
-class Throttled(Exception):
-    """DynamoDB refused for load (or a conflicting transaction): the state machine retries the chunk with
-    backoff (its Retry names this error type). Safe, since every change in it is conditional."""
-
-
-RETRYABLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-                   "TransactionCanceledException", "InternalServerError")
-
-
-def _error_code(error: Exception) -> str | None:
-    code = getattr(error, "cause_response_code", None)
-    if code is None and isinstance(getattr(error, "response", None), dict):
-        code = error.response.get("Error", {}).get("Code")
-    return code
-
-
 def _send_wake_ups(wake: list[tuple[int, int, int]]) -> None:
     from chalicelib.queues import QueueSendError, send_dispatch_batch
     try:
@@ -289,56 +271,12 @@ def _send_wake_ups(wake: list[tuple[int, int, int]]) -> None:
         log.exception("dispatch messages of %d requeued jobs lost; the redispatch sweep sends them again", len(wake))
 
 
-# --- reading matches in chunks --------------------------------------------------------------------------
-
-def _snapshot_bound(started: datetime) -> str:
-    """The last modified_key the operation reads: just before it was requested."""
-    return job_store.modified_key(started - timedelta(milliseconds=1), 10 ** 12 - 1)
-
-
-def read_chunk(f: JobFilter, started: datetime, cursor: dict | None, size: int) -> tuple[list[Job], dict | None]:
-    """Up to `size` jobs matching `f` (last modified before `started`) after `cursor`, and the next cursor
-    (None when there is nothing more)."""
-    if f.matches_nothing:
-        return [], None
-    plan = job_store.plan_query(f)
-    cursor = cursor or {"p": 0, "k": None}
-    bound = _snapshot_bound(started)
-    if plan.index is None:
-        position = int(cursor["p"])
-        ids = list(plan.partitions[position:position + size])
-        jobs = [job for job in job_store.get_jobs(ids).values()
-                if job_store.job_matches(job, f) and job.modified_key <= bound]
-        following = position + size
-        return sorted(jobs, key=lambda job: job.id), ({"p": following, "k": None}
-                                                      if following < len(plan.partitions) else None)
-    partition_index, last_key = int(cursor["p"]), cursor.get("k")
-    rows: list[Job] = []
-    while partition_index < len(plan.partitions) and len(rows) < size:
-        high = min(plan.high, bound) if plan.high else bound
-        low = plan.low
-        if last_key:
-            after = job_store._after(last_key)
-            low = max(low, after) if low else after
-        wanted = size - len(rows)
-        stream = job_store._stream(plan, plan.partitions[partition_index], low, high, False, max(wanted, 25))
-        page = list(itertools.islice(stream, wanted))
-        rows.extend(page)
-        if len(page) < wanted:
-            partition_index, last_key = partition_index + 1, None
-        else:
-            last_key = page[-1].modified_key
-    if partition_index >= len(plan.partitions):
-        return rows, None
-    return rows, {"p": partition_index, "k": last_key}
-
-
 # --- use cases ----------------------------------------------------------------------------------------
 
 def dry_run(request: BulkRequest, now: datetime) -> dict:
     would_change, first_ids, cursor = 0, [], None
     while True:
-        rows, cursor = read_chunk(request.job_filter, now + timedelta(milliseconds=1), cursor, 500)
+        rows, cursor = job_store.chunk_of(request.job_filter, now, cursor, 500)
         for job in rows:
             if eligible(request.kind, job):
                 would_change += 1
@@ -372,29 +310,17 @@ def start(kind: str, body: dict, requested_by: str | None, project: str | None) 
     return operation_view(bulk_store.get_operation(operation.id, consistent=True) or operation)
 
 
-def resume_interrupted() -> list[int]:
-    """Start again every operation still RUNNING without an execution doing it: the embedded stack's
-    emulator keeps no state machine executions across a restart. An operation starts over at the beginning
-    of its range; the jobs it already changed have left the range, so none is changed twice (jobs it had
-    left alone are read, and counted as skipped, again)."""
-    from chalicelib import workflows
-    resumed = []
-    for operation in bulk_store.running_operations():
-        execution_arn = workflows.start_bulk_execution(operation.id)
-        if execution_arn:
-            bulk_store.set_execution(operation.id, execution_arn)
-            resumed.append(operation.id)
-    return resumed
-
-
-def process_chunk(operation_id: int, cursor: dict | None) -> dict:
+def process_chunk(operation_id: int, cursor: str | None) -> dict[str, Any]:
     """One chunk of an operation (the state machine's task): returns the next cursor and whether it is done."""
     operation = bulk_store.get_operation(operation_id, consistent=True)
     if operation is None:
         raise NotFound(f"bulk operation {operation_id} does not exist")
     if operation.state != "RUNNING":
         return {"operation_id": str(operation_id), "cursor": None, "done": True}
-    rows, following = read_chunk(filter_from_json(operation.job_filter), operation.started, cursor, CHUNK_SIZE)
+    # The jobs as they were last modified before the operation was requested: what the operator saw. Every
+    # job it changes moves past that bound, so paging stays stable and no job is read twice.
+    rows, following = job_store.chunk_of(filter_from_json(operation.job_filter),
+                                         operation.started - timedelta(milliseconds=1), cursor, CHUNK_SIZE)
     now = clock.now()
     candidates = [job for job in rows if eligible(operation.kind, job)]
     max_tries = {}
@@ -405,11 +331,9 @@ def process_chunk(operation_id: int, cursor: dict | None) -> dict:
     wake: list[tuple[int, int, int]] = []
     try:
         _apply_all(operation, candidates, max_tries, now, changed, wake)
-    except Exception as error:
+    except Exception:
+        # Throttled (the state machine retries the chunk with backoff) or a bug: count what changed first.
         _record_partial(operation_id, changed, wake, now)
-        code = _error_code(error)
-        if code in RETRYABLE_CODES:
-            raise Throttled(f"{code}: {error}") from error
         raise
     if wake:
         _send_wake_ups(wake)
@@ -430,14 +354,14 @@ def _record_partial(operation_id: int, changed: list[int], wake: list[tuple[int,
         log.exception("recording the partial progress of bulk operation %s failed", operation_id)
 
 
-def handle_chunk_event(event: dict) -> dict:
+def handle_chunk_event(event: dict[str, Any]) -> dict[str, Any]:
     """The chunk function's entry point: `{"operation_id": "7", "cursor": ...}` -> the next state."""
     return process_chunk(int(event["operation_id"]), event.get("cursor"))
 
 
 # --- reads --------------------------------------------------------------------------------------------
 
-def operation_view(operation: BulkOperation) -> dict:
+def operation_view(operation: BulkOperationRecord) -> dict[str, Any]:
     return {
         "id": operation.id, "kind": operation.kind, "filter": operation.filter,
         "requested_by": operation.requested_by, "project": operation.project, "reason": operation.reason,
@@ -448,13 +372,13 @@ def operation_view(operation: BulkOperation) -> dict:
     }
 
 
-def get_operation(operation_id: int) -> dict:
+def get_operation(operation_id: int) -> dict[str, Any]:
     operation = bulk_store.get_operation(operation_id, consistent=True)
     if operation is None:
         raise NotFound("Bulk operation not found.")
     return operation_view(operation)
 
 
-def list_operations(offset: int, limit: int) -> tuple[int, list[dict]]:
+def list_operations(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
     count, rows = bulk_store.list_operations(offset, limit)
     return count, [operation_view(row) for row in rows]

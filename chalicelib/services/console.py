@@ -90,10 +90,9 @@ def job_type_status(params: QueryParams) -> list[dict]:
     started = optional_time(params, "started", now) or now - timedelta(hours=3)
     ended = optional_time(params, "ended", now)
     check_range("started", started, "ended", ended)
-    from chalicelib.domain import JobFilter
-    counts: dict[int, Counter] = {}
+    counts: dict[int, Counter[str]] = {}
     latest: dict[tuple[int, str], datetime] = {}
-    for job in job_store.jobs_modified_between(JobFilter(modified_after=started, modified_before=ended)):
+    for job in job_store.read_jobs(job_store.read_by("all", (), started, ended)):
         counts.setdefault(job.job_type_id, Counter())[job.status] += 1
         key = (job.job_type_id, job.status)
         latest[key] = max(latest.get(key, job.last_modified), job.last_modified)

@@ -7,40 +7,57 @@ at its `max_scheduled` waits, a job whose resources fit no node waits and its jo
 `unmet_resources` says why; otherwise the job is claimed with a conditional transaction (QUEUED on
 this exe_num -> RUNNING, execution created) and launched on the runner. A job someone else claimed
 first is simply skipped.
+
+A process with no runner (an API-only process, a deployment whose runner is not configured) cannot
+dispatch: `fill_slots` raises `NoRunner` after logging an error and counting a metric, so the dispatch
+message is not deleted but retried, and after MAX_RECEIVES lands in the dead-letter queue (alarmed).
 """
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
+from typing import Any
 
 from chalicelib import clock
+from chalicelib.domain import ExecutionRecord, JobDataRecord, JobRecord, JobTypeRecord, RevisionRecord
 from chalicelib.errors import StaleUpdate
 from chalicelib.models import catalog, job_state, settings
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
-from chalicelib.models.tables import Job, JobExecution
 from chalicelib.seed import Manifest, job_resources
-from chalicelib.services import runtime
+from chalicelib.wiring import Runtime, services
 
 logger = logging.getLogger("jobs.dispatch")
 CANDIDATES_PER_FILL = 200
 RESOURCE_NAMES = ("cpus", "mem", "disk", "gpus")
 
 
-_fill_lock = threading.Lock()
+class NoRunner(Exception):
+    """This process has no runner to launch executions on: the dispatch must be retried elsewhere."""
 
 
 def fill_slots(now: datetime | None = None) -> list[int]:
     """Claim and launch as many queued jobs as there are free slots; returns the job ids launched.
     One fill at a time in a process: racing fills would only lose claims to each other."""
-    with _fill_lock:
-        return _fill(now)
+    current = services()
+    if current.runtime is None:
+        logger.error("dispatch has no runner in this process: the message is left for a retry")
+        _count_missing_runner()
+        raise NoRunner("no runner is configured in this process")
+    with current.fill_lock:
+        return _fill(current.runtime, now)
 
 
-def _fill(now: datetime | None) -> list[int]:
-    current = runtime.current()
-    if current is None or settings.scheduler_paused():
+def _count_missing_runner() -> None:
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    metrics = Metrics(namespace="JobService", service="dispatch")
+    metrics.add_metric(name="DispatchWithoutRunner", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+
+
+def _fill(current: Runtime, now: datetime | None) -> list[int]:
+    if settings.scheduler_paused():
         return []
     free = current.runner.free_slots()
     launched: list[int] = []
@@ -48,7 +65,7 @@ def _fill(now: datetime | None) -> list[int]:
         return launched
     now = now or clock.now()
     running_by_type: dict[int, int] = {}
-    job_types: dict = {}
+    job_types: dict[int, JobTypeRecord | None] = {}
     for job in job_store.queued_jobs(limit=CANDIDATES_PER_FILL):
         if free <= 0:
             break
@@ -82,16 +99,16 @@ def _fill(now: datetime | None) -> list[int]:
     return launched
 
 
-def _claim_and_launch(job: Job, manifest: Manifest, revision, needed: dict, current, now: datetime) -> bool:
+def _claim_and_launch(job: JobRecord, manifest: Manifest, revision: RevisionRecord | None, needed: dict[str, Any],
+                      current: Runtime, now: datetime) -> bool:
     execution_id = next_id("job_exe")
-    execution = JobExecution(
+    data: JobDataRecord | None = job_store.get_job_data(job.id)
+    execution = ExecutionRecord(
         job_id=job.id, exe_num=job.num_exes, id=execution_id, status="RUNNING",
         cluster_id=f"scale_job_{execution_id}_{job.id}x{job.num_exes}", job_type_id=job.job_type_id,
         node_id=current.node_id, node_hostname=current.hostname, timeout=manifest.timeout,
         input_file_size=job.input_file_size, resources=needed, created=now, queued=job.queued, started=now,
-        last_modified=now)
-    data = job_store.get_job_data(job.id)
-    execution.configuration = _execution_configuration(data.configuration if data else {}, needed)
+        last_modified=now, configuration=_execution_configuration(data.configuration if data else {}, needed))
     try:
         job_state.claim(job, execution, now)
     except StaleUpdate:
@@ -106,7 +123,7 @@ def _claim_and_launch(job: Job, manifest: Manifest, revision, needed: dict, curr
     return True
 
 
-def _execution_configuration(configuration: dict, resources: dict) -> dict:
+def _execution_configuration(configuration: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any]:
     """The execution's configuration in the original's shape: one entry per task."""
     return {"output_workspaces": configuration.get("output_workspaces", {}), "tasks": [
         {"type": kind, "resources": resources if kind == "main" else {},

@@ -11,37 +11,51 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import clock
 from chalicelib.config import get_settings
+from chalicelib.domain import (
+    ExecutionEnd,
+    ExecutionRecord,
+    FileRecord,
+    JobDataRecord,
+    JobOutcome,
+    JobRecord,
+    RevisionRecord,
+)
 from chalicelib.errors import StaleUpdate
 from chalicelib.models import catalog, executions, files, job_state
 from chalicelib.models import jobs as job_store
-from chalicelib.models.tables import File, Job, JobExecution, update_item
-from chalicelib.seed import Manifest, builtin_error, error_definition_for_exit_code
+from chalicelib.seed import ErrorDefinition, Manifest, builtin_error, error_definition_for_exit_code
 from chalicelib.timeutil import iso
+
+if TYPE_CHECKING:
+    from chalicelib.runners.base import ExecutionResult, ExecutionSpec
 
 logger = logging.getLogger("jobs.executions")
 BUILTIN_FAILURES = ("timeout", "missing-required-output", "unexpected-multiple-outputs", "invalid-results-manifest",
                     "filesystem-io", "missing-setting", "missing-mount", "task-launch", "node-lost")
 
 
-def build_spec(job: Job, execution: JobExecution, manifest: Manifest, revision, data):
+def build_spec(job: JobRecord, execution: ExecutionRecord, manifest: Manifest, revision: RevisionRecord | None,
+               data: JobDataRecord | None) -> ExecutionSpec:
     """Everything a runner needs to run one execution, resolved from the store."""
     from chalicelib.runners.base import ExecutionSpec, InputFile, OutputWorkspace
     input_data = data.input if data else {}
     configuration = data.configuration if data else {}
     wanted = {file_id for ids in input_data.get("files", {}).values() for file_id in ids}
     stored = files.get_files(wanted)
-    brokers: dict[str, dict | None] = {}
+    brokers: dict[str, dict[str, Any] | None] = {}
 
-    def broker(name: str) -> dict:
+    def broker(name: str) -> dict[str, Any]:
         if name not in brokers:
             workspace = files.get_workspace(name)
             brokers[name] = workspace.configuration if workspace else None
-        if brokers[name] is None:
+        found = brokers[name]
+        if found is None:
             raise LookupError(f"workspace {name} no longer exists")
-        return brokers[name]
+        return found
 
     file_inputs = {
         name: tuple(InputFile(file_id=f.id, file_name=f.file_name, file_path=f.file_path,
@@ -72,7 +86,7 @@ def on_phase(job_id: int, exe_num: int, phase: str, at: datetime) -> bool:
         return False
 
 
-def _error_base(definition, job_type_name: str | None) -> dict:
+def _error_base(definition: ErrorDefinition, job_type_name: str | None) -> dict[str, Any]:
     if definition.is_builtin:
         error_id = definition.id
     else:
@@ -84,7 +98,7 @@ def _error_base(definition, job_type_name: str | None) -> dict:
             "should_be_retried": definition.should_be_retried}
 
 
-def error_for(failure: str, exit_code: int | None, manifest: Manifest | None):
+def error_for(failure: str, exit_code: int | None, manifest: Manifest | None) -> ErrorDefinition:
     """The error definition a runner's failure maps to."""
     if failure == "exit-code" and manifest is not None and exit_code is not None:
         return error_definition_for_exit_code(manifest, exit_code) or builtin_error("algorithm-unknown")
@@ -100,7 +114,7 @@ def backoff_seconds(attempt: int) -> float:
     return max(1.0, random.uniform(0, ceiling))
 
 
-def on_finished(job_id: int, exe_num: int, result, now: datetime | None = None) -> str | None:
+def on_finished(job_id: int, exe_num: int, result: ExecutionResult, now: datetime | None = None) -> str | None:
     """Record an execution's end (a runner's `ExecutionResult`); returns the job's new status, or None
     when the report was stale."""
     now = now or clock.now()
@@ -114,49 +128,46 @@ def on_finished(job_id: int, exe_num: int, result, now: datetime | None = None) 
         revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
         manifest = Manifest.from_validated(revision.manifest) if revision else None
         error = _error_base(error_for(result.failure, result.exit_code, manifest), job.job_type_name)
-    execution = JobExecution(job_id, exe_num, id=_execution_id(job_id, exe_num, result))
-    output_files = [] if result.failure else _register_outputs(job, execution, result, now)
+    output_files = [] if result.failure else _register_outputs(job, _execution_id(job_id, exe_num, result), result,
+                                                                 now)
     output = None
     if not result.failure:
         by_output: dict[str, list[int]] = {}
         for file in output_files:
-            by_output.setdefault(file.job_output, []).append(file.id)
+            by_output.setdefault(file.job_output or "", []).append(file.id)
         output = {"files": by_output, "json": dict(result.output_json)}
-    update = {
-        "exe_num": exe_num, "status": "FAILED" if error else "COMPLETED", "ended": now, "error": error,
-        "error_id": error["id"] if error else None, "error_category": error["category"] if error else None,
-        "exit_code": result.exit_code, "task_results": result.task_results,
-        "output": {"output_data": [{"name": f.job_output, "file_id": f.id} for f in output_files]},
-        "cpu_seconds": result.cpu_seconds, "wall_seconds": result.wall_seconds,
-        "peak_memory_mib": result.peak_memory_mib, "last_modified": now,
-    }
+    end = ExecutionEnd(
+        status="FAILED" if error else "COMPLETED", ended=now, error=error, exit_code=result.exit_code,
+        task_results=result.task_results,
+        output={"output_data": [{"name": f.job_output, "file_id": f.id} for f in output_files]},
+        cpu_seconds=result.cpu_seconds, wall_seconds=result.wall_seconds, peak_memory_mib=result.peak_memory_mib)
     outcome = _fate(job, exe_num, error, now)
     try:
-        job_state.end_execution(job, update, outcome, now, output, _phases(result.task_results))
+        job_state.end_execution(job, exe_num, end, outcome, now, output, _phases(result.task_results))
     except StaleUpdate:
         logger.info("end of job %s exe %s was stale", job_id, exe_num)
         return None
-    if outcome["status"] == "QUEUED":
-        _wake_dispatch(job, exe_num + 1, outcome["dispatch_after"], now)
-    return outcome["status"]
+    if outcome.status == "QUEUED" and outcome.dispatch_after is not None:
+        _wake_dispatch(job, exe_num + 1, outcome.dispatch_after, now)
+    return outcome.status
 
 
-def _phases(task_results: dict | None) -> list[tuple[str, str]]:
+def _phases(task_results: dict[str, Any] | None) -> list[tuple[str, str]]:
     """(phase, when) of the staging and capture tasks that ran, for the job's timeline."""
     names = {"pre": "UPLOADING", "post": "DOWNLOADING"}
     return [(names[task["type"]], task["started"]) for task in (task_results or {}).get("tasks", [])
             if task.get("type") in names and task.get("was_started") and task.get("started")]
 
 
-def _fate(job: Job, exe_num: int, error: dict | None, now: datetime) -> dict:
+def _fate(job: JobRecord, exe_num: int, error: dict[str, Any] | None, now: datetime) -> JobOutcome:
     if error is None:
-        return {"status": "COMPLETED"}
+        return JobOutcome(status="COMPLETED")
     if error["should_be_retried"] and exe_num < job.max_tries and not job.is_superseded:
-        return {"status": "QUEUED", "dispatch_after": now + timedelta(seconds=backoff_seconds(exe_num))}
-    return {"status": "FAILED", "error": error}
+        return JobOutcome(status="QUEUED", dispatch_after=now + timedelta(seconds=backoff_seconds(exe_num)))
+    return JobOutcome(status="FAILED", error=error)
 
 
-def _wake_dispatch(job: Job, exe_num: int, at: datetime, now: datetime) -> None:
+def _wake_dispatch(job: JobRecord, exe_num: int, at: datetime, now: datetime) -> None:
     from chalicelib.queues import QueueSendError, send_dispatch
     try:
         send_dispatch(job.id, exe_num, job.priority, int((at - now).total_seconds()) + 1)
@@ -164,7 +175,7 @@ def _wake_dispatch(job: Job, exe_num: int, at: datetime, now: datetime) -> None:
         logger.warning("%s; the sweep will re-send it", error)
 
 
-def _execution_id(job_id: int, exe_num: int, result) -> int | None:
+def _execution_id(job_id: int, exe_num: int, result: ExecutionResult) -> int | None:
     """The execution's own id, for the files it produced (only read when there are outputs)."""
     if not result.output_files:
         return None
@@ -172,18 +183,14 @@ def _execution_id(job_id: int, exe_num: int, result) -> int | None:
     return stored.id if stored else None
 
 
-def _end_canceled(job_id: int, exe_num: int, result, now: datetime) -> str | None:
-    try:
-        update_item(JobExecution(job_id, exe_num), [
-            JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
-            JobExecution.task_results.set(result.task_results), JobExecution.last_modified.set(now),
-        ], JobExecution.status == "RUNNING")
-    except Exception:  # noqa: BLE001 - already ended: nothing to record
-        return None
+def _end_canceled(job_id: int, exe_num: int, result: ExecutionResult, now: datetime) -> str | None:
+    if not job_state.end_canceled_execution(job_id, exe_num, result.task_results, now):
+        return None  # already ended (the cancel itself ended it): nothing to record
     return "CANCELED"
 
 
-def _register_outputs(job: Job, execution: JobExecution, result, now: datetime) -> list[File]:
+def _register_outputs(job: JobRecord, execution_id: int | None, result: ExecutionResult,
+                      now: datetime) -> list[FileRecord]:
     if not result.output_files:
         return []
     workspaces = {}
@@ -192,11 +199,11 @@ def _register_outputs(job: Job, execution: JobExecution, result, now: datetime) 
         if output.workspace not in workspaces:
             workspaces[output.workspace] = files.get_workspace(output.workspace)
         workspace = workspaces[output.workspace]
-        records.append(File(
-            workspace_id=workspace.id if workspace else 0, workspace_name=output.workspace,
-            file_name=output.file_name, file_path=output.file_path, media_type=output.media_type,
-            file_type="PRODUCT", file_size=output.file_size, job_id=job.id, job_exe_id=execution.id,
-            job_output=output.output, owner=job.owner, project=job.project, created=now))
+        records.append({
+            "workspace_id": workspace.id if workspace else 0, "workspace_name": output.workspace,
+            "file_name": output.file_name, "file_path": output.file_path, "media_type": output.media_type,
+            "file_type": "PRODUCT", "file_size": output.file_size, "job_id": job.id, "job_exe_id": execution_id,
+            "job_output": output.output, "owner": job.owner, "project": job.project})
     return files.save_files(records, now)
 
 
@@ -214,7 +221,7 @@ def fail_overdue(job_id: int, exe_num: int, detail: str) -> str | None:
     return on_finished(job_id, exe_num, _system_failure("timeout", detail))
 
 
-def _system_failure(failure: str, detail: str):
+def _system_failure(failure: str, detail: str) -> ExecutionResult:
     """A result for an execution the service ends itself (the runner never reported)."""
     from chalicelib.runners.base import ExecutionResult
     now = clock.now()

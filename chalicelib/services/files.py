@@ -4,13 +4,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from datetime import datetime
+from typing import Any
 
 from chalicelib import clock
 from chalicelib.auth import Principal
+from chalicelib.domain import FileRecord, WorkspaceRecord
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import files as file_store
+from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
-from chalicelib.models.tables import File, Workspace
 from chalicelib.params import Body, QueryParams, check_range, int_list, optional_time, parse_bool
 from chalicelib.storage import broker_for, check_relative_path, validate_broker
 from chalicelib.timeutil import parse_timestamp
@@ -21,23 +24,23 @@ _SOURCE_FIELDS = ("source_sensor_class", "source_sensor", "source_collection", "
 _TIME_FIELDS = ("data_started", "data_ended", "source_started", "source_ended")
 
 
-def create_workspace(body: dict) -> Workspace:
+def create_workspace(body: dict[str, Any]) -> WorkspaceRecord:
     fields = Body(body, ("name", "title", "description", "base_url", "is_active", "configuration"))
     name = fields.string("name", required=True)
     if not _NAME.match(name):
         raise InvalidInput('"name" must be 1-50 lower-case letters, digits, "-" or "_"', field="name")
-    workspace = Workspace(
-        name=name,
-        title=fields.string("title"),
-        description=fields.string("description", max_length=4096),
-        base_url=fields.string("base_url"),
-        is_active=fields.boolean("is_active") is not False,
-        configuration=validate_broker(fields.obj("configuration", required=True)),
-    )
-    return file_store.create_workspace(workspace, clock.now())
+    values = {
+        "name": name,
+        "title": fields.string("title"),
+        "description": fields.string("description", max_length=4096),
+        "base_url": fields.string("base_url"),
+        "is_active": fields.boolean("is_active") is not False,
+        "configuration": validate_broker(fields.obj("configuration", required=True)),
+    }
+    return file_store.create_workspace(values, clock.now())
 
 
-def _workspace(name: str | None) -> Workspace:
+def _workspace(name: str | None) -> WorkspaceRecord:
     workspace = file_store.get_workspace(name) if name else None
     if workspace is None:
         raise InvalidInput(f"Unknown workspace: {name}", field="workspace")
@@ -46,7 +49,7 @@ def _workspace(name: str | None) -> Workspace:
     return workspace
 
 
-def add_file(body: dict, principal: Principal, project: str | None) -> File:
+def add_file(body: dict[str, Any], principal: Principal, project: str | None) -> FileRecord:
     """Register a file that sits in a workspace (`file_path`) or upload one (`content_base64`)."""
     fields = Body(body, ("workspace", "file_name", "file_path", "media_type", "content_base64", "data_type_tags")
                   + _SOURCE_FIELDS + _TIME_FIELDS)
@@ -89,7 +92,7 @@ def add_file(body: dict, principal: Principal, project: str | None) -> File:
                                field="file_path")
         file_id = next_id("file")
         file_name = file_name or file_path.rsplit("/", 1)[-1]
-    file = File(
+    file = FileRecord(
         id=file_id, workspace_id=workspace.id, workspace_name=workspace.name, file_name=file_name,
         file_path=file_path, media_type=media_type, file_type="SOURCE", file_size=size,
         data_type_tags=tags, owner=principal.name, project=project, created=now, last_modified=now,
@@ -98,7 +101,7 @@ def add_file(body: dict, principal: Principal, project: str | None) -> File:
     return file_store.insert_file(file)
 
 
-def get_file(file_id: int) -> tuple[File, str | None]:
+def get_file(file_id: int) -> tuple[FileRecord, str | None]:
     file = file_store.get_file(file_id)
     if file is None:
         raise NotFound()
@@ -106,7 +109,7 @@ def get_file(file_id: int) -> tuple[File, str | None]:
     return file, workspace.base_url if workspace else None
 
 
-def _file_time(file: File, time_field: str, which: str):
+def _file_time(file: FileRecord, time_field: str, which: str) -> datetime | None:
     if time_field == "source":
         return file.source_started if which == "start" else file.source_ended
     if time_field == "data":
@@ -114,7 +117,7 @@ def _file_time(file: File, time_field: str, which: str):
     return file.last_modified
 
 
-def filter_files(rows: list[File], params: QueryParams) -> list[File]:
+def filter_files(rows: list[FileRecord], params: QueryParams) -> list[FileRecord]:
     """The file filters shared by `/v6/jobs/{id}/input_files/` and `/v6/files/`."""
     started = optional_time(params, "started", clock.now())
     ended = optional_time(params, "ended", clock.now())
@@ -126,7 +129,7 @@ def filter_files(rows: list[File], params: QueryParams) -> list[File]:
     deleted = params.first("is_deleted")
     is_deleted = None if deleted is None else parse_bool("is_deleted", deleted)
 
-    def keep(file: File) -> bool:
+    def keep(file: FileRecord) -> bool:
         if names and file.file_name not in names:
             return False
         if is_deleted is not None and file.is_deleted != is_deleted:
@@ -139,17 +142,16 @@ def filter_files(rows: list[File], params: QueryParams) -> list[File]:
     return sorted((f for f in rows if keep(f)), key=lambda f: f.id)
 
 
-def job_input_files(job_id: int, params: QueryParams) -> list[File]:
-    from chalicelib.models.jobs import get_job
-    if get_job(job_id) is None:
+def job_input_files(job_id: int, params: QueryParams) -> list[FileRecord]:
+    if job_store.get_job(job_id) is None:
         raise NotFound()
-    links = file_store.job_input_links(job_id)
+    links = job_store.job_input_links(job_id)
     wanted_inputs = set(params.values("job_input"))
     ids = {link.file_id for link in links if not wanted_inputs or link.job_input in wanted_inputs}
     return filter_files(list(file_store.get_files(ids).values()), params)
 
 
-def list_files(params: QueryParams) -> list[File]:
+def list_files(params: QueryParams) -> list[FileRecord]:
     job_ids = int_list(params, "job_id")
     rows = file_store.files_of_jobs(job_ids) if job_ids else file_store.all_files()
     return filter_files(rows, params)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from chalicelib import clock
 from chalicelib.auth import Principal
+from chalicelib.domain import JobTypeRecord
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import catalog, files
-from chalicelib.models.tables import JobType
 from chalicelib.params import Body, QueryParams, int_list, optional_bool
 from chalicelib.seed import job_type_errors, validate_configuration, validate_manifest, workspaces_used
 
@@ -17,11 +19,11 @@ JOB_TYPE_FIELDS = ("docker_image", "manifest", "configuration", "is_active", "is
 
 @dataclass
 class Registered:
-    job_type: JobType
+    job_type: JobTypeRecord
     created: bool
 
 
-def register_job_type(body: dict, principal: Principal, project: str | None) -> Registered:
+def register_job_type(body: dict[str, Any], principal: Principal, project: str | None) -> Registered:
     fields = Body(body, JOB_TYPE_FIELDS, ignored=("auto_update",))
     docker_image = fields.string("docker_image", required=True)
     manifest = validate_manifest(fields.obj("manifest", required=True))
@@ -53,25 +55,22 @@ def register_job_type(body: dict, principal: Principal, project: str | None) -> 
         return Registered(catalog.add_revision(existing, changes, now), created=False)
     defaults = {"is_active": True, "is_paused": False, "max_tries": 3, "is_published": False,
                 "configuration": configuration}
-    job_type = JobType(name=manifest.name, version=manifest.job_version, owner=principal.name, project=project,
-                       **{**defaults, **values, **given})
-    _stamp_state_changes({}, job_type, now, creating=True)
-    return Registered(catalog.create_job_type(job_type, now), created=True)
+    fields = {"name": manifest.name, "version": manifest.job_version, "owner": principal.name,
+              "project": project, **defaults, **values, **given}
+    fields["paused"] = now if fields["is_paused"] else None
+    fields["deprecated"] = None if fields["is_active"] else now
+    return Registered(catalog.create_job_type(fields, now), created=True)
 
 
-def _stamp_state_changes(changes: dict, job_type: JobType, now, creating: bool = False) -> None:
+def _stamp_state_changes(changes: dict[str, Any], job_type: JobTypeRecord, now: datetime) -> None:
     """`paused` records when a job type was paused, `deprecated` when it was made inactive."""
-    if creating:
-        job_type.paused = now if job_type.is_paused else None
-        job_type.deprecated = None if job_type.is_active else now
-        return
     if "is_paused" in changes and changes["is_paused"] != job_type.is_paused:
         changes["paused"] = now if changes["is_paused"] else None
     if "is_active" in changes and changes["is_active"] != job_type.is_active:
         changes["deprecated"] = None if changes["is_active"] else now
 
 
-def list_job_types(params: QueryParams) -> list[JobType]:
+def list_job_types(params: QueryParams) -> list[JobTypeRecord]:
     is_active = optional_bool(params, "is_active")
     is_system = optional_bool(params, "is_system")
     names = set(params.values("name"))
@@ -86,18 +85,18 @@ def list_job_types(params: QueryParams) -> list[JobType]:
     return sorted(rows, key=lambda jt: (jt.name, _version_key(jt.version), jt.id))
 
 
-def _version_key(version: str):
+def _version_key(version: str) -> list[tuple[int, int, str]]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in version.replace("-", ".").split(".")]
 
 
-def get_job_type(name: str, version: str) -> JobType:
+def get_job_type(name: str, version: str) -> JobTypeRecord:
     job_type = catalog.find_job_type(name, version)
     if job_type is None:
         raise NotFound()
     return job_type
 
 
-def versions_of(name: str) -> list[JobType]:
+def versions_of(name: str) -> list[JobTypeRecord]:
     rows = [catalog.get_job_type(i) for i in catalog.job_type_ids_named([name])]
     found = [jt for jt in rows if jt is not None]
     if not found:

@@ -24,11 +24,11 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import clock, idempotency, queues
 from chalicelib.auth import Principal
+from chalicelib.domain import EventRecord, FileRecord, JobDataRecord, JobRecord, JobTypeRecord
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import catalog, files
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
-from chalicelib.models.tables import File, Job, JobData, JobInputFile, JobType, TriggerEvent
 from chalicelib.params import Body
 from chalicelib.seed import Manifest, merge_configuration, requested_file_ids, validate_job_input
 from chalicelib.timeutil import iso
@@ -43,7 +43,8 @@ MAX_INPUT_FILES = 97
 MIB = 1024 * 1024
 
 
-def queue_job(body: dict, principal: Principal, project: str | None, idempotency_key: str | None = None) -> int:
+def queue_job(body: dict[str, Any], principal: Principal, project: str | None,
+              idempotency_key: str | None = None) -> int:
     """Queue the job `body` describes for `principal` under `project`; returns its id."""
     key = idempotency.check_key(idempotency_key)
     if key is None:
@@ -55,10 +56,11 @@ def queue_job(body: dict, principal: Principal, project: str | None, idempotency
     return int(result["job_id"])
 
 
-def _queue(body: dict, principal: Principal, project: str | None) -> int:
+def _queue(body: dict[str, Any], principal: Principal, project: str | None) -> int:
     checked = _check(body)
-    job, data, links, event = _new_job(checked, principal, project, clock.now())
-    job_store.insert_queued_job(job, data, links, event)
+    new = _new_job(checked, principal, project, clock.now())
+    job_store.insert_queued_job(new)
+    job = new.job
     try:
         queues.send_dispatch(job.id, job.num_exes, job.priority)
     except queues.QueueSendError as error:
@@ -73,17 +75,17 @@ def _queue(body: dict, principal: Principal, project: str | None) -> int:
 class _Checked:
     """Everything a valid request resolved to."""
 
-    job_type: JobType
+    job_type: JobTypeRecord
     revision_num: int
     revision_id: int
     manifest: Manifest
     input_data: dict[str, Any]            # normalised Data JSON: {"files", "json"}
     configuration: dict[str, Any]         # effective (merged) configuration, secrets included
-    input_files: dict[int, File]          # the files the input names, by id
+    input_files: dict[int, FileRecord]    # the files the input names, by id
     description: str | None
 
 
-def _check(body: dict) -> _Checked:
+def _check(body: dict[str, Any]) -> _Checked:
     fields = Body(body, BODY_FIELDS)
     job_type_id = fields.integer("job_type_id", required=True)
     raw_input = fields.obj("input", required=True)
@@ -117,7 +119,7 @@ def _check(body: dict) -> _Checked:
                     configuration, found, description)
 
 
-def _check_workspaces(configuration: dict) -> None:
+def _check_workspaces(configuration: dict[str, Any]) -> None:
     workspaces = configuration["output_workspaces"]
     named = [("configuration.output_workspaces.default", workspaces.get("default"))]
     named += [(f"configuration.output_workspaces.outputs.{output}", name)
@@ -129,14 +131,13 @@ def _check_workspaces(configuration: dict) -> None:
 
 # --- 2. store ----------------------------------------------------------------------------------------
 
-def _new_job(checked: _Checked, principal: Principal, project: str | None,
-             now: datetime) -> tuple[Job, JobData, list[JobInputFile], TriggerEvent]:
+def _new_job(checked: _Checked, principal: Principal, project: str | None, now: datetime) -> job_store.NewJob:
     job_type, input_data = checked.job_type, checked.input_data
     job_id, event_id = next_id("job"), next_id("event")
-    event = TriggerEvent(event_id, type="USER", occurred=now, description={"user": principal.name})
+    event = EventRecord(id=event_id, type="USER", occurred=now, description={"user": principal.name})
     used = [checked.input_files[file_id] for ids in input_data["files"].values() for file_id in ids]
     unique = {file.id: file for file in used}
-    job = Job(
+    job = JobRecord(
         id=job_id, status="QUEUED",
         job_type_id=job_type.id, job_type_name=job_type.name, job_type_version=job_type.version,
         job_type_rev_id=checked.revision_id, job_type_revision_num=checked.revision_num,
@@ -152,13 +153,13 @@ def _new_job(checked: _Checked, principal: Principal, project: str | None,
         parameters=input_parameters(checked.manifest, input_data, unique),
         **_source_fields(list(unique.values())),
     )
-    data = JobData(job_id, input=input_data, configuration=checked.configuration)
-    links = [files.input_link(job_id, name, file_id)
+    data = JobDataRecord(job_id=job_id, input=input_data, configuration=checked.configuration)
+    links = [job_store.input_link(job_id, name, file_id)
              for name, ids in input_data["files"].items() for file_id in dict.fromkeys(ids)]
-    return job, data, links, event
+    return job_store.NewJob(job, data, links, event)
 
 
-def _source_fields(input_files: list[File]) -> dict[str, Any]:
+def _source_fields(input_files: list[FileRecord]) -> dict[str, Any]:
     """The job's source metadata, from its input files (as the original did): the earliest start,
     the latest end, and the first sensor class, sensor, collection and task given."""
     fields: dict[str, Any] = {}

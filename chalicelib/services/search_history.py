@@ -11,9 +11,13 @@ from typing import Any
 
 from chalicelib import rsql
 from chalicelib.auth import Principal
+from chalicelib.domain import JobRecord
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.models import history as history_store
+from chalicelib.models import catalog
+from chalicelib.models import jobs as job_store
 from chalicelib.params import QueryParams, parse_bool
+from chalicelib.rsql.fields import from_epoch_ms, stored_value
+from chalicelib.rsql.plan import HistoryPlan
 from chalicelib.rsql.plan import plan as plan_query
 from chalicelib.views.history import SORTABLE, history_job, render
 
@@ -116,10 +120,65 @@ class _Key:
         return self.value < other.value if not self.descending else self.value > other.value
 
 
-def search(query: HistoryQuery, principal: Principal) -> dict:
+@dataclass
+class CandidateRead:
+    """The jobs a plan's index read returned, and what reading them cost."""
+
+    jobs: list[JobRecord]
+    index: str
+    partitions: list[Any]
+    key_condition: str
+    meter: job_store.ReadMeter
+
+
+def _time(epoch_ms: int | None) -> Any:
+    return from_epoch_ms(epoch_ms) if epoch_ms is not None else None
+
+
+def _index_read(plan: HistoryPlan, meter: job_store.ReadMeter) -> job_store.IndexRead | None:
+    """The plan mapped onto the store's index reads (None: no index applies)."""
+    after, before = _time(plan.modified[0]), _time(plan.modified[1])
+    if plan.kind == "ids":
+        return job_store.read_by_ids(plan.values)
+    if plan.kind == "created":
+        return job_store.read_created(_time(plan.created[0]), _time(plan.created[1]))
+    if plan.kind in ("owner", "project", "status"):
+        return job_store.read_by(plan.kind, plan.values, after, before)
+    if plan.kind == "modified":
+        return job_store.read_by("all", (), after, before)
+    if plan.kind == "algorithm":
+        return job_store.read_by_job_types(_matching_job_types(plan, meter), plan.statuses, after, before)
+    return None
+
+
+def _matching_job_types(plan: HistoryPlan, meter: job_store.ReadMeter) -> list[int]:
+    """Job types are few: read them all (one round trip) and keep those the algorithm terms accept."""
+    matching = []
+    job_types = catalog.all_job_types()
+    meter.round_trips += 1
+    meter.items_read += len(job_types)
+    for job_type in job_types:
+        values = {"algorithmId": job_type.name, "algorithmVersion": job_type.version,
+                  "algorithmName": job_type.title or job_type.name}
+        if all(p.test(stored_value(p.field, values[p.field.name])) for p in plan.algorithm):
+            matching.append(job_type.id)
+    return sorted(matching)
+
+
+def read_candidates(plan: HistoryPlan) -> CandidateRead:
+    meter = job_store.ReadMeter()
+    read = _index_read(plan, meter)
+    if read is None:
+        jobs = job_store.scan_all(meter)
+        return CandidateRead(jobs, "table (parallel Scan)", list(range(job_store.SCAN_SEGMENTS)), "", meter)
+    jobs = job_store.read_jobs(read, meter)
+    return CandidateRead(jobs, read.index, list(read.partitions), read.key_condition, meter)
+
+
+def search(query: HistoryQuery, principal: Principal) -> dict[str, Any]:
     tree = rsql.prepare(query.q, visibility(principal))
     plan = plan_query(tree)
-    read = history_store.read_candidates(plan)
+    read = read_candidates(plan)
     rows = [history_job(job) for job in read.jobs]
     matches = [row for row in rows if tree is None or rsql.evaluate(tree, row)]
     numeric = query.attr in ("jobId", "groupId")  # ids are strings in the history, but sort as numbers
@@ -135,7 +194,7 @@ def search(query: HistoryQuery, principal: Principal) -> dict:
             "index": read.index, "partitions": read.partitions[:20], "partition_count": len(read.partitions),
             "key_condition": read.key_condition or None, "served_by_index": plan.used,
             "residual": "the whole query, re-checked on each candidate" if tree is not None else None,
-            "round_trips": read.round_trips, "items_read": read.items_read, "candidates": len(rows),
+            "round_trips": read.meter.round_trips, "items_read": read.meter.items_read, "candidates": len(rows),
             "matches": len(matches),
         }
     return body
@@ -144,9 +203,8 @@ def search(query: HistoryQuery, principal: Principal) -> dict:
 def delete_from_history(job_id_text: str, principal: Principal) -> None:
     if not job_id_text.isdigit():
         raise NotFound()
-    from chalicelib.models.jobs import get_job
-    job = get_job(int(job_id_text))
+    job = job_store.get_job(int(job_id_text))
     if job is None or (not principal.is_admin and job.project not in principal.projects):
         raise NotFound()
-    if not history_store.mark_deleted(job.id):
+    if not job_store.hide_from_history(job.id):
         raise NotFound()

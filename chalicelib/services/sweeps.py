@@ -16,19 +16,20 @@ from chalicelib import clock
 from chalicelib.config import get_settings
 from chalicelib.models import executions, nodes
 from chalicelib.models import jobs as job_store
-from chalicelib.services import execution_events, runtime
+from chalicelib.services import execution_events
+from chalicelib.wiring import services
 
 logger = logging.getLogger("jobs.sweeps")
 TIMEOUT_GRACE = timedelta(seconds=60)
 
 
-def sweep(now: datetime | None = None) -> dict:
+def sweep(now: datetime | None = None) -> dict[str, int]:
     now = now or clock.now()
     settings = get_settings()
     offline = nodes.mark_stale_offline(now - timedelta(seconds=settings.node_lost_seconds), now)
     active = {node.id for node in nodes.all_nodes() if node.is_active}
     summary = {"nodes_offline": len(offline), "lost": 0, "timed_out": 0, "redispatched": 0}
-    current = runtime.current()
+    current = services().runtime
     on_active_nodes = []
     for job in job_store.jobs_in_status("RUNNING"):
         if job.node_id in active:

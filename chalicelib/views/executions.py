@@ -1,12 +1,12 @@
 """v6 shapes of job executions."""
 from __future__ import annotations
 
-from chalicelib.models.tables import JobExecution, JobType
+from chalicelib.domain import ExecutionRecord, JobTypeRecord
 from chalicelib.timeutil import iso
 from chalicelib.views.job_types import job_type_base
 
 
-def execution_row(execution: JobExecution, job_type: JobType | None) -> dict:
+def execution_row(execution: ExecutionRecord, job_type: JobTypeRecord | None) -> dict:
     return {
         "id": execution.id,
         "status": execution.status,
@@ -27,7 +27,7 @@ def execution_row(execution: JobExecution, job_type: JobType | None) -> dict:
     }
 
 
-def execution_details(execution: JobExecution, job_type: JobType | None, configuration: dict | None) -> dict:
+def execution_details(execution: ExecutionRecord, job_type: JobTypeRecord | None, configuration: dict | None) -> dict:
     details = execution_row(execution, job_type)
     details.update({
         "task_results": execution.task_results,

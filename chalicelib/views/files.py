@@ -1,11 +1,11 @@
 """v6 shapes of workspaces and files."""
 from __future__ import annotations
 
-from chalicelib.models.tables import File, Workspace
+from chalicelib.domain import FileRecord, WorkspaceRecord
 from chalicelib.timeutil import iso
 
 
-def workspace_view(workspace: Workspace) -> dict:
+def workspace_view(workspace: WorkspaceRecord) -> dict:
     return {
         "id": workspace.id,
         "name": workspace.name,
@@ -20,7 +20,7 @@ def workspace_view(workspace: Workspace) -> dict:
     }
 
 
-def file_view(file: File, base_url: str | None = None) -> dict:
+def file_view(file: FileRecord, base_url: str | None = None) -> dict:
     url = f"{base_url.rstrip('/')}/{file.file_path}" if base_url else None
     return {
         "id": file.id,

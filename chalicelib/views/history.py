@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.models.tables import Job
+from chalicelib.domain import JobRecord
 from chalicelib.timeutil import iso
 
 SETUP_ERRORS = {"missing-setting", "missing-mount", "filesystem-io"}
@@ -23,7 +23,7 @@ SORTABLE = (
 TIME_FIELDS = ("submissionTime", "endTime", "lastModifiedTime")
 
 
-def exit_status(job: Job) -> str:
+def exit_status(job: JobRecord) -> str:
     if job.status == "COMPLETED":
         return "SUCCESS"
     if job.status == "CANCELED":
@@ -42,7 +42,7 @@ def exit_status(job: Job) -> str:
     return "UNEXPECTED_MACHINE_ERROR"
 
 
-def job_status(job: Job) -> str:
+def job_status(job: JobRecord) -> str:
     if job.status in FINAL:
         return "FINISHED"
     if job.status == "QUEUED":
@@ -55,7 +55,7 @@ def job_status(job: Job) -> str:
     return "UNKNOWN"
 
 
-def status_history(job: Job) -> list[dict]:
+def status_history(job: JobRecord) -> list[dict]:
     history = [{"status": "SCHEDULED", "timestamp": job.created}]
     # Phases of an execution may be recorded when it ends: order by time, then by their natural order.
     for entry in sorted(job.timeline or [], key=lambda e: (e.get("exe_num", 0), e["at"],
@@ -68,7 +68,7 @@ def status_history(job: Job) -> list[dict]:
     return history
 
 
-def history_job(job: Job) -> dict[str, Any]:
+def history_job(job: JobRecord) -> dict[str, Any]:
     """The searchable structure, with native values (datetimes) for evaluation and sorting."""
     status = exit_status(job)
     recipe_type = (job.recipe or {}).get("recipe_type") or {}

@@ -1,12 +1,12 @@
 """v6 shapes of job types and their revisions."""
 from __future__ import annotations
 
-from chalicelib.models.tables import JobType, JobTypeRevision
+from chalicelib.domain import JobTypeRecord, RevisionRecord
 from chalicelib.seed import Manifest, redact_secrets
 from chalicelib.timeutil import iso
 
 
-def job_type_base(job_type: JobType | None) -> dict | None:
+def job_type_base(job_type: JobTypeRecord | None) -> dict | None:
     if job_type is None:
         return None
     return {
@@ -24,7 +24,7 @@ def job_type_base(job_type: JobType | None) -> dict | None:
     }
 
 
-def job_type_list_item(job_type: JobType) -> dict:
+def job_type_list_item(job_type: JobTypeRecord) -> dict:
     item = job_type_base(job_type)
     item.update({
         "max_scheduled": job_type.max_scheduled,
@@ -39,7 +39,7 @@ def job_type_list_item(job_type: JobType) -> dict:
     return item
 
 
-def job_type_details(job_type: JobType) -> dict:
+def job_type_details(job_type: JobTypeRecord) -> dict:
     """With the manifest and the configuration, secret settings removed."""
     manifest = Manifest.from_validated(job_type.manifest)
     item = job_type_list_item(job_type)
@@ -53,7 +53,7 @@ def job_type_rev_summary(job) -> dict:
             "revision_num": job.job_type_revision_num}
 
 
-def job_type_rev_details(revision: JobTypeRevision | None, job_type: JobType | None, job) -> dict:
+def job_type_rev_details(revision: RevisionRecord | None, job_type: JobTypeRecord | None, job) -> dict:
     base = job_type_base(job_type) or {"id": job.job_type_id}
     return {
         "id": job.job_type_rev_id,

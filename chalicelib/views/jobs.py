@@ -1,7 +1,7 @@
 """v6 shapes of jobs: the list row and the details."""
 from __future__ import annotations
 
-from chalicelib.models.tables import Job, JobType
+from chalicelib.domain import JobRecord, JobTypeRecord
 from chalicelib.timeutil import iso
 from chalicelib.views.job_types import job_type_base, job_type_rev_summary
 
@@ -10,13 +10,13 @@ def _node(job) -> dict | None:
     return {"id": job.node_id, "hostname": job.node_hostname} if job.node_id is not None else None
 
 
-def superseded_summary(job: Job | None, job_type: JobType | None) -> dict | None:
+def superseded_summary(job: JobRecord | None, job_type: JobTypeRecord | None) -> dict | None:
     if job is None:
         return None
     return {"id": job.id, "job_type": job_type_base(job_type), "status": job.status}
 
 
-def job_row(job: Job, job_type: JobType | None, superseded_job: dict | None = None) -> dict:
+def job_row(job: JobRecord, job_type: JobTypeRecord | None, superseded_job: dict | None = None) -> dict:
     """A `GET /v6/jobs/` result, in the spec's field order."""
     return {
         "id": job.id,
@@ -50,7 +50,7 @@ def job_row(job: Job, job_type: JobType | None, superseded_job: dict | None = No
     }
 
 
-def job_details(job: Job, *, job_type: JobType | None, job_type_rev: dict, superseded_job: dict | None,
+def job_details(job: JobRecord, *, job_type: JobTypeRecord | None, job_type_rev: dict, superseded_job: dict | None,
                 superseded_by_job: dict | None, resources: dict, execution: dict | None,
                 input_data: dict, output_data: dict | None, configuration: dict) -> dict:
     row = job_row(job, job_type, superseded_job)

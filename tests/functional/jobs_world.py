@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.models import catalog
 from local import sample_data as sd
+from local import seed_store
 
 BASE = datetime(2026, 1, 10, 12, 0, 0, tzinfo=timezone.utc)
 STATUSES = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED")
@@ -32,10 +32,10 @@ def build_world() -> World:
     job_types = {"alpha1": sd.job_type("alpha"), "alpha2": sd.job_type("alpha", "2.0.0"),
                  "beta": sd.job_type("beta")}
     kinds = ["alpha1", "alpha2", "beta"]
-    node = catalog.create_node("node-a.example", now)
-    batch = catalog.create_batch("Batch one", "first batch", now)
-    recipe_type = catalog.create_recipe_type("pipeline", "Pipeline", "A pipeline", now)
-    recipe = catalog.create_recipe(recipe_type, None, batch.id, now)
+    node = seed_store.create_node("node-a.example", now)
+    batch = seed_store.create_batch("Batch one", "first batch", now)
+    recipe_type = seed_store.create_recipe_type("pipeline", "Pipeline", "A pipeline", now)
+    recipe = seed_store.create_recipe(recipe_type, None, batch.id, now)
     ids = list(sd.new_ids(COUNT))
     built = []
     for i, job_id in enumerate(ids):

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import clock
+from chalicelib import clock, wiring
 from chalicelib.config import reset_settings
-from chalicelib.models import catalog, nodes
-from chalicelib.services import runtime
+from chalicelib.models import nodes
 from chalicelib.services.dispatch import fill_slots
 from local import sample_data as sd
+from local import seed_store
 
 ORIGIN = {"Origin": "http://console.example"}
 
@@ -82,7 +82,7 @@ def test_pausing_the_scheduler_stops_dispatch_and_persists(api):
 
     node = nodes.register("w", {"cpus": 4.0, "mem": 4096.0, "disk": 1e5, "gpus": 0.0}, 1, clock.now())
     runner = OneSlot()
-    runtime.install(runtime.Runtime(runner, node.id, "w", node.resources))
+    wiring.set_runtime(wiring.Runtime(runner, node.id, "w", node.resources))
     try:
         jt = sd.job_type("pausable")
         (job,) = sd.store([sd.build_job(sd.new_ids(1)[0], jt, "QUEUED", clock.now())])
@@ -93,7 +93,7 @@ def test_pausing_the_scheduler_stops_dispatch_and_persists(api):
         api.as_role("operator").patch("/v6/scheduler/", {"is_paused": False})
         assert fill_slots() == [job.id]
     finally:
-        runtime.install(None)
+        wiring.set_runtime(None)
     assert api.as_role("viewer").patch("/v6/scheduler/", {"is_paused": True}).status_code == 403
     bad = api.as_role("operator").patch("/v6/scheduler/", {"is_paused": "yes"})
     assert bad.status_code == 400 and "is_paused" in bad.json_body["detail"]
@@ -145,7 +145,7 @@ def test_the_consoles_request_sequences(api):
     """Shell polling, the jobs list with its default window, a job's details with its parallel calls."""
     now = clock.now()
     jt = sd.job_type("console-algo")
-    node = catalog.create_node("n1", now)
+    node = seed_store.create_node("n1", now)
     (job,) = sd.store([sd.build_job(sd.new_ids(1)[0], jt, "FAILED", now, node=node, error="timeout")])
     sd.execution(job, 1, "FAILED", now, node=node, error="timeout", exit_code=1)
     for path in ("/v6/version/", "/v6/scheduler/", "/v6/status/",

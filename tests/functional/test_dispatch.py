@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from chalicelib import clock
+from chalicelib import clock, wiring
 from chalicelib.models import executions, nodes
 from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
-from chalicelib.models.tables import File, JobType
+from chalicelib.models.tables import JobType
 from chalicelib.runners.base import ExecutionResult, OutputFile
-from chalicelib.services import execution_events, runtime
+from chalicelib.services import execution_events
 from chalicelib.services.queue_job import queue_job
 from chalicelib.services.sweeps import sweep
 from local import sample_data as sd
@@ -59,13 +59,13 @@ def now():
 def world(api, now):
     runner = FakeRunner()
     node = nodes.register("worker-1", {"cpus": 4.0, "mem": 8192.0, "disk": 100000.0, "gpus": 0.0}, 1, T0)
-    runtime.install(runtime.Runtime(runner, node.id, node.hostname, node.resources))
+    wiring.set_runtime(wiring.Runtime(runner, node.id, node.hostname, node.resources))
     job_type = sd.job_type("work", configuration={"output_workspaces": {"default": "default"}})
     workspace = file_store.get_workspace("default")
-    (source,) = file_store.save_files([File(workspace_id=workspace.id, workspace_name="default", file_name="in.txt",
+    (source,) = file_store.save_files([dict(workspace_id=workspace.id, workspace_name="default", file_name="in.txt",
                                             file_path="in/in.txt", file_size=10)], T0)
     yield {"runner": runner, "node": node, "type": job_type, "file": source, "api": api}
-    runtime.install(None)
+    wiring.set_runtime(None)
 
 
 def submit(world, priority: int | None = None, job_type=None) -> int:

@@ -9,9 +9,9 @@ import pytest
 
 from chalicelib import clock, execution_logs
 from chalicelib.execution_logs import CloudWatchLogSink, create_log_group, iso_ms
-from chalicelib.models import catalog
-from chalicelib.models.executions import save_execution
+from chalicelib.models.executions import insert_execution
 from local import sample_data as sd
+from local import seed_store
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def logs_client(aws):
 def execution(logs_client):
     now = clock.now()
     jt = sd.job_type("log-algo")
-    node = catalog.create_node("worker-logs", now)
+    node = seed_store.create_node("worker-logs", now)
     (job,) = sd.store([sd.build_job(sd.new_ids(1)[0], jt, "RUNNING", now, node=node)])
     return sd.execution(job, 1, "RUNNING", now, node=node)
 
@@ -159,7 +159,7 @@ def test_no_entries_is_204_in_every_format(api, execution, base_ms):
 def test_an_execution_that_never_started_is_204(api, execution, base_ms):
     write(execution, [("stdout", "stray line", base_ms)])
     execution.started = None
-    save_execution(execution)
+    insert_execution(execution)
 
     assert api.get(url(execution, "combined")).status_code == 204
 

@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
-from chalicelib.models import catalog
 from chalicelib.views.history import SORTABLE
 from local import sample_data as sd
+from local import seed_store
 
 T0 = datetime(2019, 6, 12, 17, 40, tzinfo=timezone.utc)  # ends fall between 18:00Z and 19:00Z
 
@@ -29,9 +29,9 @@ def world(api_module):
     progress = sd.register_job_type({"docker_image": "tp:1", "manifest": yade_manifest("teste-progresso",
                                                                                        "Teste_Progresso", False)},
                                     sd.ADMIN, "default").job_type
-    node = catalog.create_node("40100", T0)
-    other_node = catalog.create_node("40200", T0)
-    batch = catalog.create_batch("b", None, T0)
+    node = seed_store.create_node("40100", T0)
+    other_node = seed_store.create_node("40200", T0)
+    batch = seed_store.create_batch("b", None, T0)
     specs = [
         # (type, status, owner, project, description, priority, node, sleeps, created, batch)
         (yade, "COMPLETED", "admin", "admin/testeYade", "Teste Yade com batch", 1, node, 3, T0, batch),

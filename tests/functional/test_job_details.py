@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import clock
-from chalicelib.models import catalog
 from chalicelib.timeutil import iso
 from local import sample_data as sd
+from local import seed_store
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def finished_job(api, upload):
     from chalicelib.models.files import get_files
     now = clock.now()
     jt = sd.job_type("details-algo")
-    node = catalog.create_node("worker-7", now)
+    node = seed_store.create_node("worker-7", now)
     first, second = upload("in-1.txt", b"x" * 2048), upload("in-2.txt", b"y" * 1024)
     files = get_files([first["id"], second["id"]])
     job_id = sd.new_ids(1)[0]

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.models import catalog
 from chalicelib.models.tables import ErrorModel, JobType, JobTypeRevision
+from local import seed_store
 from local.sample_data import manifest
 from tests.functional.assertions import assert_error
 
@@ -44,7 +45,7 @@ def names_versions(page: dict) -> list[tuple[str, str]]:
 def bulk_job_types(count: int) -> None:
     """`count` job types written straight to the table (fast), named bulk-000, bulk-001, ..."""
     now = datetime.now(timezone.utc)
-    ids = catalog.allocate("job_type", count)
+    ids = seed_store.allocate("job_type", count)
     with JobType.batch_write() as batch:
         for i, job_type_id in enumerate(ids):
             name = f"bulk-{i:03d}"
@@ -393,8 +394,7 @@ def test_list_filters(api):
     special["manifest"]["job"]["title"] = "The Secret SAUCE maker"
     titled = api.post("/v6/job-types/", special).json_body
     system = catalog.find_job_type("active-one", "1.0.0")
-    system.is_system = True
-    system.save()
+    JobType(system.id, is_system=True).update(actions=[JobType.is_system.set(True)])
 
     def listed(query: str) -> list[tuple[str, str]]:
         response = api.get(f"/v6/job-types/?{query}")

@@ -15,7 +15,7 @@ import pytest
 from chalicelib import aws as aws_clients
 from chalicelib import clock
 from chalicelib.models import files as file_store
-from chalicelib.models.tables import File, IdempotencyRecord, Job, JobData, JobInputFile, TriggerEvent
+from chalicelib.models.tables import IdempotencyRecord, Job, JobData, JobInputFile, TriggerEvent
 from chalicelib.services import queue_job as queue_job_service
 from local import sample_data as sd
 from tests.functional.assertions import assert_error
@@ -42,7 +42,7 @@ def world(aws):
     job_type = sd.job_type("queue-me", configuration=JOB_TYPE_CONFIGURATION)
     workspace = file_store.get_workspace("default")
     stored = file_store.save_files([
-        File(workspace_id=workspace.id, workspace_name="default", file_name=name, file_path=f"in/{name}",
+        dict(workspace_id=workspace.id, workspace_name="default", file_name=name, file_path=f"in/{name}",
              file_size=size, source_started=started, source_ended=ended, source_sensor="s-1")
         for name, size, started, ended in (
             ("a.dat", 2 * MIB, datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc)),
@@ -329,7 +329,7 @@ def test_bad_body_is_refused_naming_the_field_and_writes_nothing(api, world, cas
     # Given an inactive job type, a deleted file and what is stored so far
     world["inactive"] = sd.job_type("retired", is_active=False,
                                     configuration={"output_workspaces": {"default": "default"}})
-    (world["deleted"],) = file_store.save_files([File(
+    (world["deleted"],) = file_store.save_files([dict(
         workspace_id=1, workspace_name="default", file_name="gone.dat", file_path="in/gone.dat",
         is_deleted=True)], clock.now())
     body, status, *fragments = _bad_bodies(world)[case]

@@ -1,8 +1,8 @@
 """The deploy template's tables come from the same models as the local and test tables."""
 import json
 
-from chalicelib.models.schema import all_create_table_args
 from chalicelib.models.tables import ALL_MODELS
+from deploy.schema import all_create_table_args
 from deploy.template import TEMPLATE, build, render
 
 

@@ -23,19 +23,19 @@ T = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
     (JobFilter(error_categories=("SYSTEM",)), "by-modified", ("jobs",), True),
 ])
 def test_plan_picks_the_most_selective_index(f, index, partitions, residual):
-    plan = jobs.plan_query(f)
-    assert plan.index.Meta.index_name == index
+    plan = jobs.read_for_filter(f)
+    assert plan.index == index
     assert plan.partitions == partitions
     assert (plan.residual is not None) is residual
 
 
 def test_job_ids_are_read_directly():
-    plan = jobs.plan_query(JobFilter(job_ids=(3, 1, 3)))
-    assert plan.index is None and plan.partitions == (1, 3)
+    plan = jobs.read_for_filter(JobFilter(job_ids=(3, 1, 3)))
+    assert plan.index == jobs.TABLE and plan.partitions == (1, 3)
 
 
 def test_time_range_becomes_key_bounds_at_millisecond_precision():
-    plan = jobs.plan_query(JobFilter(modified_after=T, modified_before=T))
+    plan = jobs.read_for_filter(JobFilter(modified_after=T, modified_before=T))
     assert plan.low == "2026-01-01T12:00:00.124Z#000000000000"   # ceiling: >= 12:00:00.123456
     assert plan.high == "2026-01-01T12:00:00.123Z#999999999999"  # floor: <= 12:00:00.123456
 

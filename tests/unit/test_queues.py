@@ -6,8 +6,10 @@ import json
 import boto3
 from moto import mock_aws
 
-from chalicelib.queues import DISPATCH, DISPATCH_DEAD_LETTER, QUEUES, cloudformation_queues, create_queues
+from chalicelib.queues import DISPATCH, DISPATCH_DEAD_LETTER, QUEUES
+from deploy.schema import cloudformation_queues
 from deploy.template import build
+from local.emulated_aws import create_queues
 
 
 def test_created_queues_redrive_to_their_dead_letter_queue_after_five_receives():

@@ -1,10 +1,12 @@
-"""Table definitions derived from the PynamoDB models, in the two forms that need them:
-CreateTable arguments (local stack, tests) and CloudFormation resources (the deploy template)."""
+"""Table and queue definitions derived from the models (`chalicelib.models.tables`) and `QUEUES`
+(`chalicelib.queues`), in the two forms that need them: CreateTable arguments (local stack, tests:
+`local/emulated_aws.py`) and CloudFormation resources (the deploy template). Not part of the bundle."""
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.models.tables import ALL_MODELS, BaseModel
+from chalicelib.queues import QUEUES
 
 
 def _logical_id(model: type[BaseModel]) -> str:
@@ -63,14 +65,16 @@ def cloudformation_tables() -> dict[str, Any]:
     return resources
 
 
-def create_tables(client, prefix: str) -> list[str]:
-    """Create every table that does not exist yet (idempotent); returns the names created."""
-    existing = set()
-    for page in client.get_paginator("list_tables").paginate():
-        existing.update(page["TableNames"])
-    created = []
-    for args in all_create_table_args(prefix):
-        if args["TableName"] not in existing:
-            client.create_table(**args)
-            created.append(args["TableName"])
-    return created
+def cloudformation_queues() -> dict[str, Any]:
+    """`AWS::SQS::Queue` resources named `<stack name>-<base name>`."""
+    logical_ids = {definition.base_name: definition.logical_id for definition in QUEUES}
+    resources: dict[str, Any] = {}
+    for definition in QUEUES:
+        properties: dict[str, Any] = {"QueueName": {"Fn::Sub": "${AWS::StackName}-" + definition.base_name}}
+        properties.update({name: int(value) for name, value in definition.attributes.items()})
+        if definition.dead_letter:
+            properties["RedrivePolicy"] = {
+                "deadLetterTargetArn": {"Fn::GetAtt": [logical_ids[definition.dead_letter], "Arn"]},
+                "maxReceiveCount": definition.max_receives}
+        resources[definition.logical_id] = {"Type": "AWS::SQS::Queue", "Properties": properties}
+    return resources
