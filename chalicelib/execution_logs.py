@@ -88,7 +88,7 @@ def stream_name(cluster_id: str, stream: str) -> str:
     return f"{cluster_id}/{stream}"
 
 
-def create_log_group(client, prefix: str) -> str:
+def create_log_group(client: Any, prefix: str) -> str:
     """Create the log group with its retention (idempotent; local stack and tests); returns its name."""
     name = log_group_name(prefix)
     try:
@@ -268,7 +268,7 @@ class CloudWatchLogSink:
     def __enter__(self) -> "CloudWatchLogSink":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # -- internals --

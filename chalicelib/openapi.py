@@ -100,7 +100,7 @@ _ID_LIST = {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "
             "description": "A list; a single value is taken as a one-element list."}
 _STRING_LIST = {"oneOf": [{"type": "string"}, {"type": "array", "items": {}}],
                 "description": "A list (nested lists are flattened); a single value is a one-element list."}
-BULK_BODY = {"type": "object", "properties": {
+BULK_BODY: dict[str, Any] = {"type": "object", "properties": {
     "started": {"type": "string", "description": "Only jobs last modified at or after this time."},
     "ended": {"type": "string", "description": "Only jobs last modified at or before this time."},
     "status": {"type": "string", "enum": STATUSES},

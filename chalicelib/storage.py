@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.errors import InvalidInput
 
@@ -52,7 +52,7 @@ class S3Broker:
         self.bucket = bucket
 
     @property
-    def _client(self):
+    def _client(self) -> Any:  # boto3's S3 client: chalicelib.aws hands clients out untyped
         from chalicelib.aws import client
         return client("s3")
 

@@ -59,6 +59,9 @@ PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _CLUSTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
+# How an execution ended: (failure, detail, exit code, the main task's measures, output files, JSON outputs).
+_Outcome = tuple[str | None, str | None, int | None, ProcessOutcome | None, tuple[OutputFile, ...], dict[str, Any]]
+
 
 class _NullSink:
     def write(self, stream: str, line: str, timestamp_ms: int) -> None:
@@ -170,7 +173,7 @@ class LocalRunner:
         started = self._clock()
         workdir = self.work_root / spec.cluster_id
         sink: LogSink = _NullSink()
-        outcome: tuple[str | None, str | None, int | None, ProcessOutcome | None, tuple, dict]
+        outcome: _Outcome
         try:
             try:
                 sink = self._sink_factory(spec)
@@ -178,14 +181,14 @@ class LocalRunner:
                 logger.exception("%s: no log sink", spec.cluster_id)
                 raise StepFailure("task-launch", f"the log sink could not be opened: {_describe(error)}") from None
             outcome = self._execute(execution, workdir, _SerialSink(sink, self._clock))
-        except StepFailure as failure:
-            outcome = (failure.failure, failure.detail, None, None, (), {})
+        except StepFailure as step:
+            outcome = (step.failure, step.detail, None, None, (), {})
         except Exception as error:  # noqa: BLE001 - whatever happens, `finished` is called
             logger.exception("%s: execution failed unexpectedly", spec.cluster_id)
             started_main = execution.tasks["main"]["was_started"]
-            failure = "filesystem-io" if started_main else "task-launch"
+            kind = "filesystem-io" if started_main else "task-launch"
             measured = execution.measured
-            outcome = (failure, _describe(error), measured.exit_code if measured else None, measured, (), {})
+            outcome = (kind, _describe(error), measured.exit_code if measured else None, measured, (), {})
         failure, detail, exit_code, measured, output_files, output_json = outcome
         with self._lock:
             execution.settled = True
@@ -216,7 +219,7 @@ class LocalRunner:
         except Exception:  # noqa: BLE001
             logger.exception("%s: the finished report failed", spec.cluster_id)
 
-    def _execute(self, execution: _Execution, workdir: Path, sink: _SerialSink):
+    def _execute(self, execution: _Execution, workdir: Path, sink: _SerialSink) -> _Outcome:
         spec = execution.spec
         manifest = Manifest.from_validated(spec.manifest)
         output_dir = workdir / "outputs"
@@ -320,7 +323,8 @@ class LocalRunner:
             staged[spec_input.name] = str(folder if spec_input.multiple else folder / staged_names(files)[0])
         return staged
 
-    def _capture(self, execution: _Execution, manifest: Manifest, output_dir: Path):
+    def _capture(self, execution: _Execution, manifest: Manifest,
+                 output_dir: Path) -> tuple[tuple[OutputFile, ...], dict[str, Any]]:
         spec = execution.spec
         try:
             matches = match_outputs(output_dir, manifest.file_outputs)
