@@ -130,7 +130,7 @@ class Body:
     """Typed access to a JSON body object; unknown fields are refused up front so a typo never
     silently drops a setting."""
 
-    def __init__(self, body: dict, allowed: Iterable[str], ignored: Iterable[str] = ()) -> None:
+    def __init__(self, body: dict[str, Any], allowed: Iterable[str], ignored: Iterable[str] = ()) -> None:
         self.body = body
         unknown = sorted(set(body) - set(allowed) - set(ignored))
         if unknown:
@@ -166,5 +166,5 @@ class Body:
             raise InvalidInput(f'"{name}" must be at least {minimum}', field=name)
         return value
 
-    def obj(self, name: str, required: bool = False) -> dict | None:
+    def obj(self, name: str, required: bool = False) -> dict[str, Any] | None:
         return self._typed(name, (dict,), "a JSON object", required)
