@@ -177,7 +177,7 @@ class LocalRunner:
         try:
             try:
                 sink = self._sink_factory(spec)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001 - any sink error is a launch failure, reported
                 logger.exception("%s: no log sink", spec.cluster_id)
                 raise StepFailure("task-launch", f"the log sink could not be opened: {_describe(error)}") from None
             outcome = self._execute(execution, workdir, _SerialSink(sink, self._clock))
@@ -207,7 +207,7 @@ class LocalRunner:
             started=started, ended=self._clock())
         try:
             sink.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the clean-up and `finished` below must still run
             logger.exception("%s: closing the log sink failed", spec.cluster_id)
         if not self._keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -216,7 +216,7 @@ class LocalRunner:
             self._threads.pop(spec.cluster_id, None)
         try:
             self._events.finished(spec, result)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - last step of the runner thread: nobody above to tell
             logger.exception("%s: the finished report failed", spec.cluster_id)
 
     def _execute(self, execution: _Execution, workdir: Path, sink: _SerialSink) -> _Outcome:
@@ -343,7 +343,7 @@ class LocalRunner:
             media_type = media_type_of(match.output, match.path.name)
             try:
                 size = store(match.path, workspace.broker, key, media_type)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001 - any broker error is an I/O failure here
                 raise StepFailure("filesystem-io", f"output {match.output.name!r}: {match.relative} could not be "
                                   f"written to workspace {workspace.name}: {_describe(error)}") from None
             output_files.append(OutputFile(output=match.output.name, file_name=match.path.name, file_path=key,
@@ -383,7 +383,7 @@ class _SerialSink:
                 return
             try:
                 self._sink.write(stream, line, int(self._clock().timestamp() * 1000))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a failing sink must not block the output readers
                 self._failed = True
                 logger.exception("the log sink failed; the rest of the output is dropped")
 
