@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run demo test test-fast lint bench package clean
+.PHONY: run demo test test-fast lint typecheck bench package clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+## typecheck: mypy over chalicelib/ (settings in pyproject.toml; not yet part of `test`)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 ## bench: cost and speed figures, written to docs/performance.md
 bench: $(STAMP)

@@ -88,7 +88,7 @@ def stream_name(cluster_id: str, stream: str) -> str:
     return f"{cluster_id}/{stream}"
 
 
-def create_log_group(client, prefix: str) -> str:
+def create_log_group(client: Any, prefix: str) -> str:
     """Create the log group with its retention (idempotent; local stack and tests); returns its name."""
     name = log_group_name(prefix)
     try:
@@ -262,13 +262,13 @@ class CloudWatchLogSink:
             thread.join()
         try:
             self.flush()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - close() runs in the runner's cleanup and must not raise
             logger.warning("execution %s: could not send its last log lines", self.cluster_id, exc_info=True)
 
     def __enter__(self) -> "CloudWatchLogSink":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # -- internals --
@@ -300,7 +300,7 @@ class CloudWatchLogSink:
                     return  # close() sends the rest
             try:
                 self.flush()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - the flusher thread must outlive a failed flush
                 logger.warning("execution %s: log flush failed", self.cluster_id, exc_info=True)
 
     def _send(self, stream: str, events: list[dict[str, Any]]) -> None:
@@ -316,7 +316,7 @@ class CloudWatchLogSink:
                     logger.warning("execution %s: CloudWatch rejected some %s lines: %s", self.cluster_id,
                                    stream, rejected)
                 return
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001 - connection errors too: retried, then counted as lost
                 code = _error_code(error)
                 if code == "ResourceNotFoundException" and name in self._created:
                     self._created.discard(name)  # the stream went away: create it again and retry
@@ -330,9 +330,10 @@ class CloudWatchLogSink:
                 self._sleep(backoff_seconds(attempt))
 
     def _create_stream(self, name: str) -> None:
+        from botocore.exceptions import ClientError
         try:
             self.client.create_log_stream(logGroupName=self.log_group, logStreamName=name)
-        except Exception as error:
+        except ClientError as error:  # only a ClientError carries the code; anything else propagates
             if _error_code(error) != "ResourceAlreadyExistsException":
                 raise
         self._created.add(name)
@@ -419,11 +420,12 @@ def stream_events(client: Any, group: str, stream: str, start_ms: int | None = N
         request["startTime"] = start_ms
     if page_size is not None:
         request["limit"] = page_size
+    from botocore.exceptions import ClientError
     token = None
     while True:
         try:
             page = client.get_log_events(**request, **({"nextToken": token} if token else {}))
-        except Exception as error:
+        except ClientError as error:  # only a ClientError carries the code; anything else propagates
             if _error_code(error) == "ResourceNotFoundException":
                 return
             raise

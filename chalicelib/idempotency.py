@@ -15,18 +15,22 @@ Powertools' idempotency package costs about 120 ms to import: it is imported on 
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, InvalidInput
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MAX_KEY_LENGTH = 255
 KEY_PREFIX = "jobs"
 # API Gateway gives up on a request after 29 s: a claim older than this belongs to a dead request.
 REQUEST_BUDGET_MS = 30_000
 
-_stores: dict[int, Any] = {}
+_stores: dict[int, DynamoDBPersistenceLayer] = {}
 _lock = threading.Lock()
 
 
@@ -46,7 +50,7 @@ class _RequestBudget:
         return REQUEST_BUDGET_MS
 
 
-def _persistence_store():
+def _persistence_store() -> DynamoDBPersistenceLayer:
     """One persistence layer per DynamoDB client (clients are per process, renewed by tests)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -61,7 +65,7 @@ def _persistence_store():
         return store
 
 
-def run_once(scope: str, key: str, request: Any, work: Callable[[], dict]) -> dict:
+def run_once(scope: str, key: str, request: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """`work()`'s JSON-serialisable result, computed once for (`scope`, `key`) and `request`.
 
     Raises `Conflict` when the key was used with a different request, or its first request is still
@@ -75,7 +79,10 @@ def run_once(scope: str, key: str, request: Any, work: Callable[[], dict]) -> di
     config = IdempotencyConfig(event_key_jmespath="[scope, key]", payload_validation_jmespath="request",
                                raise_on_no_idempotency_key=True,
                                expires_after_seconds=get_settings().idempotency_seconds,
-                               hash_function="sha256", lambda_context=_RequestBudget())
+                               hash_function="sha256",
+                               # Powertools only calls get_remaining_time_in_millis() on its context;
+                               # subclassing LambdaContext would import Powertools with this module.
+                               lambda_context=cast("LambdaContext", _RequestBudget()))
     handler = IdempotencyHandler(function=work, function_payload={"scope": scope, "key": key, "request": request},
                                  config=config, persistence_store=_persistence_store(), key_prefix=KEY_PREFIX,
                                  function_args=(), function_kwargs={})

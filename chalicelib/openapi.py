@@ -10,7 +10,7 @@ VERSION = "0.1.0"
 
 
 def _param(name: str, kind: str, description: str, *, repeat: bool = False, location: str = "query",
-           required: bool = False, enum: list[str] | None = None) -> dict:
+           required: bool = False, enum: list[str] | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": kind}
     if kind == "datetime":
         schema = {"type": "string", "description": "ISO-8601 date-time with offset, or a duration like PT3H"}
@@ -25,7 +25,7 @@ def _param(name: str, kind: str, description: str, *, repeat: bool = False, loca
     return entry
 
 
-def _path_id(name: str, what: str) -> dict:
+def _path_id(name: str, what: str) -> dict[str, Any]:
     return _param(name, "integer", f"The {what}'s id.", location="path")
 
 
@@ -71,15 +71,15 @@ FILE_FILTERS = [
 ERROR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _json(description: str, schema: str | None = None) -> dict:
+def _json(description: str, schema: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"description": description}
     if schema:
         body["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
     return body
 
 
-def _op(summary: str, description: str, role: str | None, params: list | None = None,
-        responses: dict | None = None, body: str | None = None) -> dict:
+def _op(summary: str, description: str, role: str | None, params: list[dict[str, Any]] | None = None,
+        responses: dict[str, Any] | None = None, body: str | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
         "description": description + (f"\n\nNeeds the **{role}** role." if role else "\n\nPublic."),
@@ -100,7 +100,7 @@ _ID_LIST = {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "
             "description": "A list; a single value is taken as a one-element list."}
 _STRING_LIST = {"oneOf": [{"type": "string"}, {"type": "array", "items": {}}],
                 "description": "A list (nested lists are flattened); a single value is a one-element list."}
-BULK_BODY = {"type": "object", "properties": {
+BULK_BODY: dict[str, Any] = {"type": "object", "properties": {
     "started": {"type": "string", "description": "Only jobs last modified at or after this time."},
     "ended": {"type": "string", "description": "Only jobs last modified at or before this time."},
     "status": {"type": "string", "enum": STATUSES},
@@ -116,7 +116,7 @@ BULK_BODY = {"type": "object", "properties": {
 }}
 
 
-def _bulk_op(kind: str, description: str) -> dict:
+def _bulk_op(kind: str, description: str) -> dict[str, Any]:
     body = dict(BULK_BODY, properties=dict(BULK_BODY["properties"]))
     if kind == "requeue":
         body["properties"]["priority"] = {"type": "integer", "description": "Queue priority of the requeued jobs."}
@@ -129,7 +129,7 @@ def _bulk_op(kind: str, description: str) -> dict:
     return operation
 
 
-def _bulk_paths() -> dict:
+def _bulk_paths() -> dict[str, Any]:
     return {
         "/v6/jobs/cancel/": {"post": _bulk_op(
             "cancel", "Cancels the jobs the filter selects (the filters of `GET /v6/jobs/`, `started`/`ended` on "
@@ -148,7 +148,7 @@ def _bulk_paths() -> dict:
     }
 
 
-def _paths() -> dict:
+def _paths() -> dict[str, Any]:
     job_id = _path_id("job_id", "job")
     return {
         "/v6/jobs/": {
@@ -349,7 +349,7 @@ SCHEMAS = {
 
 
 @lru_cache(maxsize=1)
-def openapi_document() -> dict:
+def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Job service", "version": VERSION,
@@ -363,7 +363,7 @@ def openapi_document() -> dict:
     }
 
 
-def render_html(document: dict) -> str:
+def render_html(document: dict[str, Any]) -> str:
     """A self-contained page (no scripts, no network): one section per operation."""
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(document['info']['title'])}"
            "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}code{background:#eee}"

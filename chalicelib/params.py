@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.timeutil import parse_timestamp
+
+if TYPE_CHECKING:
+    from chalice.app import MultiDict
 
 TRUE_WORDS = {"true", "t", "1"}
 FALSE_WORDS = {"false", "f", "0"}
@@ -22,7 +25,7 @@ class QueryParams:
         self._multi = {k: [v for v in vs] for k, vs in (multi or {}).items()}
 
     @classmethod
-    def from_chalice(cls, params) -> "QueryParams":  # chalice MultiDict or None
+    def from_chalice(cls, params: MultiDict | None) -> "QueryParams":
         if params is None:
             return cls({})
         return cls({key: params.getlist(key) for key in params})
@@ -127,7 +130,7 @@ class Body:
     """Typed access to a JSON body object; unknown fields are refused up front so a typo never
     silently drops a setting."""
 
-    def __init__(self, body: dict, allowed: Iterable[str], ignored: Iterable[str] = ()) -> None:
+    def __init__(self, body: dict[str, Any], allowed: Iterable[str], ignored: Iterable[str] = ()) -> None:
         self.body = body
         unknown = sorted(set(body) - set(allowed) - set(ignored))
         if unknown:
@@ -136,7 +139,7 @@ class Body:
     def has(self, name: str) -> bool:
         return name in self.body and self.body[name] is not None
 
-    def _typed(self, name: str, kinds: tuple, label: str, required: bool):
+    def _typed(self, name: str, kinds: tuple[type, ...], label: str, required: bool) -> Any:
         if name not in self.body or self.body[name] is None:
             if required:
                 raise InvalidInput(f'Missing required parameter: "{name}"', field=name)
@@ -163,5 +166,5 @@ class Body:
             raise InvalidInput(f'"{name}" must be at least {minimum}', field=name)
         return value
 
-    def obj(self, name: str, required: bool = False) -> dict | None:
+    def obj(self, name: str, required: bool = False) -> dict[str, Any] | None:
         return self._typed(name, (dict,), "a JSON object", required)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.errors import InvalidInput
 
@@ -52,7 +52,7 @@ class S3Broker:
         self.bucket = bucket
 
     @property
-    def _client(self):
+    def _client(self) -> Any:  # boto3's S3 client: chalicelib.aws hands clients out untyped
         from chalicelib.aws import client
         return client("s3")
 
@@ -72,7 +72,7 @@ class S3Broker:
         return self._client.get_object(Bucket=self.bucket, Key=check_relative_path(path))["Body"].read()
 
 
-def validate_broker(configuration: object) -> dict:
+def validate_broker(configuration: object) -> dict[str, Any]:
     if not isinstance(configuration, dict) or not isinstance(configuration.get("broker"), dict):
         raise InvalidInput('"configuration" must be an object with a "broker" object', field="configuration")
     broker = configuration["broker"]
@@ -91,7 +91,7 @@ def validate_broker(configuration: object) -> dict:
     return configuration
 
 
-def broker_for(configuration: dict) -> Broker:
+def broker_for(configuration: dict[str, Any]) -> Broker:
     broker = configuration["broker"]
     if broker["type"] == "host":
         return HostBroker(broker["host_path"])

@@ -9,6 +9,7 @@ whole tree, so a plan can only cost more or less, never change the answer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib.rsql.bind import BoundAnd, BoundNode, Predicate
 from chalicelib.rsql.fields import FieldType, TextPattern
@@ -29,8 +30,8 @@ MAX_PARTITIONS = 8
 @dataclass
 class HistoryPlan:
     kind: str                                  # ids | algorithm | owner | project | status | created | modified | scan
-    values: tuple = ()                         # job ids, owners, projects or v6 statuses
-    statuses: tuple = ()                       # with kind "algorithm": v6 statuses to pair with the job types
+    values: tuple[Any, ...] = ()               # job ids, owners, projects or v6 statuses
+    statuses: tuple[str, ...] = ()             # with kind "algorithm": v6 statuses to pair with the job types
     algorithm: tuple[Predicate, ...] = ()      # with kind "algorithm": predicates on the job type
     modified: tuple[int | None, int | None] = (None, None)   # epoch ms bounds, inclusive
     created: tuple[int | None, int | None] = (None, None)
@@ -49,7 +50,7 @@ def conjuncts(node: BoundNode | None) -> list[BoundNode]:
     return [node]
 
 
-def _exact_values(predicate: Predicate) -> tuple | None:
+def _exact_values(predicate: Predicate) -> tuple[Any, ...] | None:
     """The values of a positive equality without wildcards, else None."""
     if predicate.op not in ("==", "=in="):
         return None
@@ -87,7 +88,7 @@ def plan(tree: BoundNode | None) -> HistoryPlan:
     for p in predicates:
         by_name.setdefault(p.field.name, []).append(p)
 
-    def exact(name: str) -> tuple | None:
+    def exact(name: str) -> tuple[Any, ...] | None:
         for p in by_name.get(name, []):
             values = _exact_values(p)
             if values is not None:

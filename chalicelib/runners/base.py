@@ -10,6 +10,7 @@ deliver the same reports from task state changes.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -48,13 +49,13 @@ class InputFile:
     file_name: str
     file_path: str              # path inside the workspace
     workspace: str              # workspace name
-    broker: dict                # the workspace's configuration: {"broker": {"type": ..., ...}}
+    broker: dict[str, Any]      # the workspace's configuration: {"broker": {"type": ..., ...}}
 
 
 @dataclass(frozen=True)
 class OutputWorkspace:
     name: str
-    broker: dict                # the workspace's configuration: {"broker": {"type": ..., ...}}
+    broker: dict[str, Any]      # the workspace's configuration: {"broker": {"type": ..., ...}}
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,11 @@ class ExecutionSpec:
     job_type_name: str
     job_type_version: str
     docker_image: str
-    manifest: dict              # raw Seed manifest
+    manifest: Mapping[str, Any]  # raw Seed manifest, only read
     file_inputs: dict[str, tuple[InputFile, ...]]
     json_inputs: dict[str, Any]
     settings: dict[str, str]    # values, secrets included: never log them
-    mounts: dict[str, dict]     # mount name -> configuration, e.g. {"type": "host", "host_path": "/data"}
+    mounts: dict[str, dict[str, Any]]  # mount name -> configuration, e.g. {"type": "host", "host_path": "/data"}
     resources: dict[str, float]  # cpus, mem, disk, gpus and custom scalar resources
     timeout_seconds: int        # of the main task; <= 0 means none
     output_workspaces: dict[str, OutputWorkspace]  # file output name -> workspace
@@ -91,7 +92,7 @@ class ExecutionResult:
     exit_code: int | None       # of the main task; a signal N is reported as 128 + N, as shells and ECS do
     failure: str | None         # None on success, else one of FAILURES
     detail: str | None          # short human text for the failure
-    task_results: dict          # {"tasks": [{"type", "started", "ended", "exit_code", "was_started"}]}
+    task_results: dict[str, Any]  # {"tasks": [{"type", "started", "ended", "exit_code", "was_started"}]}
     output_files: tuple[OutputFile, ...]
     output_json: dict[str, Any]  # JSON output name -> value
     cpu_seconds: float | None

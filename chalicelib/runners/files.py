@@ -103,7 +103,7 @@ def _glob(root: Path, pattern: str) -> list[Path]:
     return list(root.glob(pattern))
 
 
-def store(source: Path, workspace_broker: dict, key: str, media_type: str | None) -> int:
+def store(source: Path, workspace_broker: dict[str, Any], key: str, media_type: str | None) -> int:
     """Writes a file of the working directory to a workspace; returns its size."""
     broker = workspace_broker.get("broker", {})
     key = check_relative_path(key)

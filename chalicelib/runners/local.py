@@ -59,6 +59,9 @@ PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _CLUSTER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 
+# How an execution ended: (failure, detail, exit code, the main task's measures, output files, JSON outputs).
+_Outcome = tuple[str | None, str | None, int | None, ProcessOutcome | None, tuple[OutputFile, ...], dict[str, Any]]
+
 
 class _NullSink:
     def write(self, stream: str, line: str, timestamp_ms: int) -> None:
@@ -170,22 +173,22 @@ class LocalRunner:
         started = self._clock()
         workdir = self.work_root / spec.cluster_id
         sink: LogSink = _NullSink()
-        outcome: tuple[str | None, str | None, int | None, ProcessOutcome | None, tuple, dict]
+        outcome: _Outcome
         try:
             try:
                 sink = self._sink_factory(spec)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001 - any sink error is a launch failure, reported
                 logger.exception("%s: no log sink", spec.cluster_id)
                 raise StepFailure("task-launch", f"the log sink could not be opened: {_describe(error)}") from None
             outcome = self._execute(execution, workdir, _SerialSink(sink, self._clock))
-        except StepFailure as failure:
-            outcome = (failure.failure, failure.detail, None, None, (), {})
+        except StepFailure as step:
+            outcome = (step.failure, step.detail, None, None, (), {})
         except Exception as error:  # noqa: BLE001 - whatever happens, `finished` is called
             logger.exception("%s: execution failed unexpectedly", spec.cluster_id)
             started_main = execution.tasks["main"]["was_started"]
-            failure = "filesystem-io" if started_main else "task-launch"
+            kind = "filesystem-io" if started_main else "task-launch"
             measured = execution.measured
-            outcome = (failure, _describe(error), measured.exit_code if measured else None, measured, (), {})
+            outcome = (kind, _describe(error), measured.exit_code if measured else None, measured, (), {})
         failure, detail, exit_code, measured, output_files, output_json = outcome
         with self._lock:
             execution.settled = True
@@ -204,7 +207,7 @@ class LocalRunner:
             started=started, ended=self._clock())
         try:
             sink.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the clean-up and `finished` below must still run
             logger.exception("%s: closing the log sink failed", spec.cluster_id)
         if not self._keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -213,10 +216,10 @@ class LocalRunner:
             self._threads.pop(spec.cluster_id, None)
         try:
             self._events.finished(spec, result)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - last step of the runner thread: nobody above to tell
             logger.exception("%s: the finished report failed", spec.cluster_id)
 
-    def _execute(self, execution: _Execution, workdir: Path, sink: _SerialSink):
+    def _execute(self, execution: _Execution, workdir: Path, sink: _SerialSink) -> _Outcome:
         spec = execution.spec
         manifest = Manifest.from_validated(spec.manifest)
         output_dir = workdir / "outputs"
@@ -320,7 +323,8 @@ class LocalRunner:
             staged[spec_input.name] = str(folder if spec_input.multiple else folder / staged_names(files)[0])
         return staged
 
-    def _capture(self, execution: _Execution, manifest: Manifest, output_dir: Path):
+    def _capture(self, execution: _Execution, manifest: Manifest,
+                 output_dir: Path) -> tuple[tuple[OutputFile, ...], dict[str, Any]]:
         spec = execution.spec
         try:
             matches = match_outputs(output_dir, manifest.file_outputs)
@@ -339,7 +343,7 @@ class LocalRunner:
             media_type = media_type_of(match.output, match.path.name)
             try:
                 size = store(match.path, workspace.broker, key, media_type)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:  # noqa: BLE001 - any broker error is an I/O failure here
                 raise StepFailure("filesystem-io", f"output {match.output.name!r}: {match.relative} could not be "
                                   f"written to workspace {workspace.name}: {_describe(error)}") from None
             output_files.append(OutputFile(output=match.output.name, file_name=match.path.name, file_path=key,
@@ -379,7 +383,7 @@ class _SerialSink:
                 return
             try:
                 self._sink.write(stream, line, int(self._clock().timestamp() * 1000))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a failing sink must not block the output readers
                 self._failed = True
                 logger.exception("the log sink failed; the rest of the output is dropped")
 

@@ -76,7 +76,7 @@ class ProcessGroup:
         self._grace = kill_grace
         self._drain_timeout = drain_timeout
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._closed = False            # no more signals from other threads: the worker owns the group
         self._stopped: str | None = None
         self._term_at: float | None = None

@@ -206,22 +206,31 @@ def _validator() -> Validator:
     return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
 
+def _error_schema(error: ValidationError) -> Mapping[str, Any]:
+    """The (sub)schema holding the keyword that failed. jsonschema types it as a mapping, a boolean
+    schema or unset; the keywords read here (pattern, required, additionalProperties) only live in
+    mappings, and their `validator_value` is that mapping's value for the keyword."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
 def _schema_error_message(error: ValidationError) -> str:
     # A regex means little to a client: patterns carry a "description" that says the rule in words.
-    if error.validator == "pattern" and "description" in error.schema:
-        return f"{error.instance!r} must be {error.schema['description']}"
+    schema = _error_schema(error)
+    if error.validator == "pattern" and "description" in schema:
+        return f"{error.instance!r} must be {schema['description']}"
     return error.message
 
 
 def _schema_error_path(error: ValidationError) -> str:
     parts: list[str | int] = list(error.absolute_path)
-    instance = error.instance
+    instance: Any = error.instance  # JSON; always set on an error a validator raised
+    schema = _error_schema(error)
     # Name the missing or unexpected key itself, not the object that lacks or holds it.
     if error.validator == "required":
         # one error per missing key, in `required` order: best_match kept the first
-        parts.append(next(p for p in error.validator_value if p not in instance))
+        parts.append(next(p for p in schema["required"] if p not in instance))
     elif error.validator == "additionalProperties":
-        allowed = error.schema.get("properties", {})
+        allowed = schema.get("properties", {})
         parts.append(next(k for k in instance if k not in allowed))
     return json_path(ROOT, parts)
 
