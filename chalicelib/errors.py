@@ -1,21 +1,28 @@
-"""Domain errors. Domain code raises these; `chalicelib.http` maps them to HTTP in one place."""
+"""Domain errors. Domain code raises these; they know nothing of HTTP. The handler layer maps them to
+status codes in one table (`chalicelib.handlers.common.HTTP_STATUS`)."""
 from __future__ import annotations
+
+from typing import Any
 
 
 class ServiceError(Exception):
-    """Base of every error a client can cause. `status` is the HTTP status it maps to."""
-
-    status = 500
+    """Base of every error a client can cause. `detail` is the message a client reads."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
 
+    def localized(self, locale: str | None) -> str:
+        """The message in `locale` where the error knows other languages (the history's do)."""
+        return self.detail
+
+    def context(self) -> dict[str, Any]:
+        """More about where the problem is, for the faces that report it (`position` in a query)."""
+        return {}
+
 
 class InvalidInput(ServiceError):
-    """Bad input from the client (400). `field` names the parameter or body field at fault."""
-
-    status = 400
+    """Bad input from the client. `field` names the parameter or body field at fault."""
 
     def __init__(self, detail: str, field: str | None = None) -> None:
         super().__init__(detail)
@@ -23,26 +30,24 @@ class InvalidInput(ServiceError):
 
 
 class NotFound(ServiceError):
-    status = 404
-
     def __init__(self, detail: str = "Not found.") -> None:
         super().__init__(detail)
 
 
 class Unauthenticated(ServiceError):
-    status = 401
+    """No credentials, or credentials nobody issued."""
 
 
 class Forbidden(ServiceError):
-    status = 403
+    """Credentials that do not allow this action or project."""
 
 
 class Conflict(ServiceError):
-    status = 409
+    """The request contradicts what is stored (an existing name, a repeated key with another body)."""
 
 
 class UnsupportedMediaType(ServiceError):
-    status = 415
+    """A body in a format the service does not read."""
 
 
 class StaleUpdate(Exception):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from chalicelib.execution_logs import LOG_GROUP_LOGICAL_ID, cloudformation_log_group
 from chalicelib.queues import QUEUES
-from deploy.schema import cloudformation_queues, cloudformation_tables
 from chalicelib.workflows import definition as bulk_definition
+from deploy.schema import cloudformation_queues, cloudformation_tables
 
 TEMPLATE = Path(__file__).with_name("resources.json")
 

@@ -1,7 +1,9 @@
 """Routes of bulk cancel/requeue and their bulk operations, and the state machine's chunk function."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from typing import Any
+
+from chalice import Blueprint, Response
 
 from chalicelib.handlers.common import (
     absolute_url,
@@ -21,7 +23,7 @@ bulk_jobs = lazy("chalicelib.services.bulk_jobs")
 blueprint = Blueprint(__name__)
 
 
-def _start(kind: str):
+def _start(kind: str) -> Response:
     request = blueprint.current_request
     principal, project = caller(request)
     result = bulk_jobs.start(kind, json_body(request), principal.name, project)
@@ -32,17 +34,17 @@ def _start(kind: str):
 
 
 @api_route(blueprint, "/v6/jobs/cancel", "operator", methods=("POST",))
-def cancel_jobs():
+def cancel_jobs() -> Response:
     return _start("cancel")
 
 
 @api_route(blueprint, "/v6/jobs/requeue", "operator", methods=("POST",))
-def requeue_jobs():
+def requeue_jobs() -> Response:
     return _start("requeue")
 
 
 @api_route(blueprint, "/v6/jobs/bulk-operations", "viewer")
-def list_bulk_operations():
+def list_bulk_operations() -> Response:
     request = blueprint.current_request
     page = page_request(query_params(request))
     count, rows = bulk_jobs.list_operations(page.offset, page.page_size)
@@ -50,11 +52,11 @@ def list_bulk_operations():
 
 
 @api_route(blueprint, "/v6/jobs/bulk-operations/{operation_id}", "viewer")
-def get_bulk_operation(operation_id):
+def get_bulk_operation(operation_id: str) -> Response:
     return json_response(bulk_jobs.get_operation(int_path(operation_id)))
 
 
 @blueprint.lambda_function(name="bulk_chunk")
-def bulk_chunk(event, context):
+def bulk_chunk(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The state machine's ProcessChunk task: one chunk of one bulk operation."""
     return bulk_jobs.handle_chunk_event(event)

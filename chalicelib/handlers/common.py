@@ -5,14 +5,24 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlencode
 
 from chalice import Blueprint, CORSConfig, Response
+from chalice.app import Request
 
 from chalicelib import auth
 from chalicelib.config import get_settings
-from chalicelib.errors import InvalidInput, ServiceError, UnsupportedMediaType
+from chalicelib.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from chalicelib.params import PageRequest, QueryParams
 
 logger = logging.getLogger("jobs.http")
@@ -20,26 +30,66 @@ logger = logging.getLogger("jobs.http")
 # (method, route path) -> role needed; None marks a public route.
 ROUTE_ROLES: dict[tuple[str, str], str | None] = {}
 
+# The one mapping of domain errors to HTTP status codes (first match wins: subclasses before bases).
+HTTP_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
+    (InvalidInput, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (UnsupportedMediaType, 415),
+)
 
-def api_route(blueprint: Blueprint, path: str, role: str | None, methods: tuple[str, ...] = ("GET",)):
-    """`blueprint.route` that also records which role the route needs."""
-    def register(view: Callable) -> Callable:
+
+@dataclass(frozen=True)
+class ErrorFace:
+    """How a face of the API writes an error body. v6 answers `{"detail"}` as the original did; the history
+    also names the `field` (and `position` in `q`) and speaks the caller's `locale`."""
+
+    with_context: bool = False
+
+
+V6_ERRORS = ErrorFace()
+HISTORY_ERRORS = ErrorFace(with_context=True)
+
+
+def status_of(error: ServiceError) -> int:
+    return next((status for kind, status in HTTP_STATUS if isinstance(error, kind)), 500)
+
+
+def error_to_response(error: ServiceError, face: ErrorFace = V6_ERRORS, locale: str | None = None) -> Response:
+    if not face.with_context:
+        return error_response(status_of(error), error.detail)
+    body: dict[str, Any] = {"detail": error.localized(locale)}
+    field = getattr(error, "field", None)
+    if field:
+        body["field"] = field
+    body.update(error.context())
+    return json_response(body, status_of(error))
+
+
+def api_route(blueprint: Blueprint, path: str, role: str | None, methods: tuple[str, ...] = ("GET",),
+              errors: ErrorFace = V6_ERRORS) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """`blueprint.route` that also records which role the route needs and answers domain errors in the
+    route's face."""
+    def register(view: Callable[..., Response]) -> Callable[..., Response]:
         for method in methods:
             ROUTE_ROLES[(method, path)] = role
 
         @functools.wraps(view)
-        def handle(*args, **kwargs):
+        def handle(*args: Any, **kwargs: Any) -> Response:
             # Chalice turns any exception a view raises into its own 500 before middleware sees it.
             try:
                 return view(*args, **kwargs)
             except ServiceError as error:
-                return error_response(error.status, error.detail)
-        return blueprint.route(path, methods=list(methods), cors=cors_config())(handle)
+                return error_to_response(error, errors, query_params(blueprint.current_request).first("locale"))
+        blueprint.route(path, methods=list(methods), cors=cors_config())(handle)
+        return handle
     return register
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    all_headers = {"Content-Type": "application/json"}
+    all_headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
     all_headers.update(headers or {})
     return Response(body=json.dumps(body), status_code=status, headers=all_headers)
 
@@ -48,21 +98,21 @@ def error_response(status: int, detail: str) -> Response:
     return json_response({"detail": detail}, status)
 
 
-def http_middleware(event, get_response):
+def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """Authenticate, check the route's role, turn domain errors into JSON responses, and put the CORS
     headers on every response, errors included (a browser hides an error without them)."""
     return _with_cors(event, _handle(event, get_response))
 
 
-def _handle(event, get_response):
+def _handle(event: Request, get_response: Callable[[Request], Response]) -> Response:
     try:
         route = (event.method, event.context.get("resourcePath", ""))
         role = ROUTE_ROLES.get(route, "viewer")
         if role is not None:
             event.context["principal"] = _principal(event, role)
         response = get_response(event)
-    except ServiceError as error:
-        return error_response(error.status, error.detail)
+    except ServiceError as error:  # authentication and roles, before the route runs
+        return error_to_response(error)
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a JSON 500
         logger.exception("unhandled error on %s %s", event.method, event.path)
         return error_response(500, "Internal server error.")
@@ -72,7 +122,7 @@ def _handle(event, get_response):
 ANONYMOUS = auth.Principal("anonymous", "viewer", ())
 
 
-def _principal(event, role: str) -> auth.Principal:
+def _principal(event: Request, role: str) -> auth.Principal:
     """Who calls; with JOBS_ANONYMOUS_READS on, a request without credentials may read as `anonymous`
     (the original's public-read switch; off by default)."""
     if (role == "viewer" and get_settings().anonymous_reads and event.method == "GET"
@@ -86,7 +136,7 @@ def _principal(event, role: str) -> auth.Principal:
 EXPOSED_HEADERS = "Location,X-Log-Truncated,X-Log-Next-Started"
 
 
-def _with_cors(event, response):
+def _with_cors(event: Request, response: Response) -> Response:
     origins = get_settings().cors_origins
     origin = event.headers.get("origin")
     if origins == ("*",):
@@ -113,7 +163,7 @@ def cors_config() -> CORSConfig:
                       expose_headers=EXPOSED_HEADERS.split(","), max_age=600)
 
 
-def _framework_error(event, response):
+def _framework_error(event: Request, response: Response) -> Response:
     """Chalice answers some requests itself (405, 415, its own 500s) with `{"Code", "Message"}`; give
     them our error shape."""
     if not (isinstance(response.body, dict) and "Code" in response.body):
@@ -126,21 +176,21 @@ def _framework_error(event, response):
     return error_response(response.status_code, str(response.body.get("Message") or response.body["Code"]))
 
 
-def principal_of(request) -> auth.Principal:
+def principal_of(request: Request) -> auth.Principal:
     return request.context["principal"]
 
 
-def caller(request) -> tuple[auth.Principal, str | None]:
+def caller(request: Request) -> tuple[auth.Principal, str | None]:
     """The principal and the project its creations are recorded under (`X-Jobs-Project` picks one)."""
     principal = principal_of(request)
     return principal, auth.choose_project(principal, request.headers.get("x-jobs-project"))
 
 
-def query_params(request) -> QueryParams:
+def query_params(request: Request) -> QueryParams:
     return QueryParams.from_chalice(request.query_params)
 
 
-def json_body(request) -> dict[str, Any]:
+def json_body(request: Request) -> dict[str, Any]:
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(f'Unsupported media type "{content_type}" in request.')
@@ -164,7 +214,7 @@ def int_path(value: str) -> int:
     return int(value)
 
 
-def base_url(request) -> str:
+def base_url(request: Request) -> str:
     configured = get_settings().public_url
     if configured:
         return configured.rstrip("/")
@@ -176,11 +226,11 @@ def base_url(request) -> str:
     return f"{scheme}://{host}{prefix}"
 
 
-def absolute_url(request, path: str) -> str:
+def absolute_url(request: Request, path: str) -> str:
     return base_url(request) + path
 
 
-def page_links(request, page: PageRequest, count: int, after: str | None = None,
+def page_links(request: Request, page: PageRequest, count: int, after: str | None = None,
                before: str | None = None) -> tuple[str | None, str | None]:
     """`next`/`previous` URLs that keep every other parameter; with a cursor when there is one."""
     kept = [(k, v) for k, vs in query_params(request).items() if k not in ("page", "cursor") for v in vs]
@@ -196,13 +246,13 @@ def page_links(request, page: PageRequest, count: int, after: str | None = None,
     return next_url, previous_url
 
 
-def paged_body(request, page: PageRequest, count: int, results: list, after: str | None = None,
-               before: str | None = None) -> dict:
+def paged_body(request: Request, page: PageRequest, count: int, results: list[Any], after: str | None = None,
+               before: str | None = None) -> dict[str, Any]:
     next_url, previous_url = page_links(request, page, count, after, before)
     return {"count": count, "next": next_url, "previous": previous_url, "results": results}
 
 
-def paginate(request, items: list, render: Callable[[Any], dict]) -> Response:
+def paginate(request: Request, items: list[Any], render: Callable[[Any], dict[str, Any]]) -> Response:
     """Page a list that is already in memory (small collections: executions, workspaces...)."""
     from chalicelib.errors import NotFound
     page = page_request(query_params(request))

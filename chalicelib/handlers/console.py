@@ -11,27 +11,27 @@ service = lazy("chalicelib.services.console")
 
 
 @api_route(blueprint, "/v6/version", "viewer")
-def get_version():
+def get_version() -> Response:
     return json_response(service.version())
 
 
 @api_route(blueprint, "/v6/scheduler", "viewer")
-def get_scheduler():
+def get_scheduler() -> Response:
     return json_response(service.scheduler())
 
 
 @api_route(blueprint, "/v6/scheduler", "operator", methods=("PATCH",))
-def patch_scheduler():
+def patch_scheduler() -> Response:
     return json_response(service.update_scheduler(json_body(blueprint.current_request)))
 
 
 @api_route(blueprint, "/v6/status", "viewer")
-def get_status():
+def get_status() -> Response:
     status = service.status()
     return json_response(status) if status is not None else Response(body="", status_code=204)
 
 
 @api_route(blueprint, "/v6/job-types/status", "viewer")
-def get_job_type_status():
+def get_job_type_status() -> Response:
     request = blueprint.current_request
     return paginate(request, service.job_type_status(query_params(request)), lambda row: row)

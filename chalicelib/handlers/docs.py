@@ -12,11 +12,11 @@ blueprint = Blueprint(__name__)
 
 
 @api_route(blueprint, "/openapi.json", None)
-def get_openapi():
+def get_openapi() -> Response:
     return json_response(openapi.openapi_document())
 
 
 @api_route(blueprint, "/docs", None)
-def get_docs():
+def get_docs() -> Response:
     return Response(body=openapi.render_html(openapi.openapi_document()), status_code=200,
                     headers={"Content-Type": "text/html; charset=utf-8"})

@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent, SQSEvent
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 blueprint = Blueprint(__name__)
 
@@ -12,11 +17,11 @@ blueprint = Blueprint(__name__)
 DISPATCH_QUEUE_NAME = os.environ.get("JOBS_DISPATCH_QUEUE_NAME", "jobs-service-dev-dispatch")
 
 
-def _is_dispatch_entry(value) -> bool:
+def _is_dispatch_entry(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("job_id"), int) and isinstance(value.get("exe_num"), int)
 
 
-def _dispatch_record(record) -> None:
+def _dispatch_record(record: SQSRecord) -> None:
     """A dispatch message names one job (`{"job_id", "exe_num", "priority"}`) or, from a bulk requeue,
     several (`{"jobs": [...]}`); anything else is a poison message."""
     body = json.loads(record.body)
@@ -25,7 +30,7 @@ def _dispatch_record(record) -> None:
         raise ValueError(f"not a dispatch message: {record.body[:200]!r}")
 
 
-def handle_dispatch_batch(event: dict, context) -> dict:
+def handle_dispatch_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Powertools batch processing: a record that raises is reported as a batch item failure, the
     others are deleted; after MAX_RECEIVES failures SQS moves a poison message to the dead-letter queue.
     A message only wakes the dispatcher (the queue index decides what runs), so one fill serves the
@@ -37,15 +42,15 @@ def handle_dispatch_batch(event: dict, context) -> dict:
     result = process_partial_response(event=event, record_handler=_dispatch_record, processor=processor,
                                       context=context)
     fill_slots()
-    return result
+    return dict(result)
 
 
 @blueprint.on_sqs_message(queue=DISPATCH_QUEUE_NAME, batch_size=10)
-def dispatch(event):
+def dispatch(event: SQSEvent) -> dict[str, Any]:
     return handle_dispatch_batch(event.to_dict(), event.context)
 
 
 @blueprint.schedule(Rate(1, unit=Rate.MINUTES))
-def maintenance(event):
+def maintenance(event: CloudWatchEvent) -> dict[str, int]:
     from chalicelib.services.sweeps import sweep
     return sweep()

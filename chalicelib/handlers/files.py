@@ -1,7 +1,7 @@
 """Routes of `/v6/workspaces/...` and `/v6/files/...`."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib.handlers.common import (
     absolute_url,
@@ -23,7 +23,7 @@ blueprint = Blueprint(__name__)
 
 
 @api_route(blueprint, "/v6/workspaces", "operator", methods=("POST",))
-def post_workspace():
+def post_workspace() -> Response:
     request = blueprint.current_request
     workspace = service.create_workspace(json_body(request))
     return json_response(views.workspace_view(workspace), 201,
@@ -31,13 +31,13 @@ def post_workspace():
 
 
 @api_route(blueprint, "/v6/workspaces", "viewer")
-def get_workspaces():
+def get_workspaces() -> Response:
     request = blueprint.current_request
     return paginate(request, file_store.all_workspaces(), views.workspace_view)
 
 
 @api_route(blueprint, "/v6/files", "operator", methods=("POST",))
-def post_file():
+def post_file() -> Response:
     request = blueprint.current_request
     principal, project = caller(request)
     file = service.add_file(json_body(request), principal, project)
@@ -45,19 +45,19 @@ def post_file():
 
 
 @api_route(blueprint, "/v6/files", "viewer")
-def get_files():
+def get_files() -> Response:
     request = blueprint.current_request
     return paginate(request, service.list_files(query_params(request)), views.file_view)
 
 
 @api_route(blueprint, "/v6/files/{file_id}", "viewer")
-def get_file(file_id):
+def get_file(file_id: str) -> Response:
     file, base_url = service.get_file(int_path(file_id))
     return json_response(views.file_view(file, base_url))
 
 
 @api_route(blueprint, "/v6/workspaces/{workspace_id}", "viewer")
-def get_workspace(workspace_id):
+def get_workspace(workspace_id: str) -> Response:
     workspace = file_store.get_workspace_by_id(int_path(workspace_id))
     if workspace is None:
         from chalicelib.errors import NotFound

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib.handlers.common import (
     absolute_url,
@@ -23,7 +23,7 @@ blueprint = Blueprint(__name__)
 
 
 @api_route(blueprint, "/v6/job-types", "operator", methods=("POST",))
-def post_job_type():
+def post_job_type() -> Response:
     request = blueprint.current_request
     principal, project = caller(request)
     registered = service.register_job_type(json_body(request), principal, project)
@@ -34,18 +34,18 @@ def post_job_type():
 
 
 @api_route(blueprint, "/v6/job-types", "viewer")
-def get_job_types():
+def get_job_types() -> Response:
     request = blueprint.current_request
     return paginate(request, service.list_job_types(query_params(request)), views.job_type_list_item)
 
 
 @api_route(blueprint, "/v6/job-types/{name}", "viewer")
-def get_job_type_versions(name):
+def get_job_type_versions(name: str) -> Response:
     request = blueprint.current_request
     return paginate(request, service.versions_of(unquote(name)), views.job_type_list_item)
 
 
 @api_route(blueprint, "/v6/job-types/{name}/{version}", "viewer")
-def get_job_type(name, version):
+def get_job_type(name: str, version: str) -> Response:
     job_type = service.get_job_type(unquote(name), unquote(version))
     return json_response(views.job_type_details(job_type))

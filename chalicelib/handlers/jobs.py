@@ -1,8 +1,11 @@
 """Routes of `/v6/jobs/...`: parse, call one use case, render."""
 from __future__ import annotations
 
-from chalice import Blueprint
+from typing import Any
 
+from chalice import Blueprint, Response
+
+from chalicelib.domain import JobRecord
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
@@ -28,12 +31,12 @@ blueprint = Blueprint(__name__)
 
 
 @api_route(blueprint, "/v6/jobs", "viewer")
-def get_jobs():
+def get_jobs() -> Response:
     request = blueprint.current_request
     page = page_request(query_params(request))
     listed = list_jobs.list_jobs(query_params(request), page)
 
-    def render(job):
+    def render(job: JobRecord) -> dict[str, Any]:
         old = listed.superseded.get(job.superseded_job_id)
         summary = job_views.superseded_summary(old, listed.job_types.get(old.job_type_id)) if old else None
         return job_views.job_row(job, listed.job_types.get(job.job_type_id), summary)
@@ -44,7 +47,7 @@ def get_jobs():
 
 
 @api_route(blueprint, "/v6/jobs", "submitter", methods=("POST",))
-def post_job():
+def post_job() -> Response:
     request = blueprint.current_request
     principal, project = caller(request)
     job_id = queue_job.queue_job(json_body(request), principal, project, request.headers.get("idempotency-key"))
@@ -53,24 +56,24 @@ def post_job():
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}", "viewer")
-def get_job(job_id):
+def get_job(job_id: str) -> Response:
     return json_response(job_details.get_job_details(int_path(job_id)))
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}/input_files", "viewer")
-def get_job_input_files(job_id):
+def get_job_input_files(job_id: str) -> Response:
     request = blueprint.current_request
     files = file_service.job_input_files(int_path(job_id), query_params(request))
     return paginate(request, files, file_views.file_view)
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}/executions", "viewer")
-def get_job_executions(job_id):
+def get_job_executions(job_id: str) -> Response:
     request = blueprint.current_request
     rows = job_details.list_executions(int_path(job_id), query_params(request))
     return paginate(request, rows, lambda row: row)
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}/executions/{exe_num}", "viewer")
-def get_job_execution(job_id, exe_num):
+def get_job_execution(job_id: str, exe_num: str) -> Response:
     return json_response(job_details.get_execution(int_path(job_id), int_path(exe_num)))

@@ -9,7 +9,7 @@ import html
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from chalice import Blueprint, Response
 
@@ -43,7 +43,7 @@ def log_query(params: QueryParams) -> LogQuery:
 
 
 @api_route(blueprint, "/v6/job-executions/{execution_id}/logs/{log_id}", "viewer")
-def get_execution_log(execution_id, log_id):
+def get_execution_log(execution_id: str, log_id: str) -> Response:
     if log_id not in LOG_IDS:
         raise NotFound()
     execution = int_path(execution_id)
@@ -64,7 +64,7 @@ class _Window:
     next_started: str | None
 
 
-def _window(entries: Iterable[LogEntry], render) -> _Window:
+def _window(entries: Iterable[LogEntry], render: Callable[[LogEntry], str]) -> _Window:
     parts: list[str] = []
     size, total, next_started = 0, 0, None
     for entry in entries:
@@ -81,7 +81,7 @@ def _window(entries: Iterable[LogEntry], render) -> _Window:
 
 
 def _response(body: str, content_type: str, window: _Window) -> Response:
-    headers = {"Content-Type": content_type}
+    headers: dict[str, str | list[str]] = {"Content-Type": content_type}
     if window.next_started is not None:
         headers.update({"X-Log-Truncated": "true", "X-Log-Next-Started": window.next_started})
     return Response(body=body, status_code=200, headers=headers)

@@ -22,6 +22,13 @@ class RsqlError(InvalidInput):
         self.params = params
         super().__init__(render_key(key, position, params, DEFAULT_LOCALE), field="q")
 
+    def localized(self, locale: str | None) -> str:
+        from chalicelib.rsql.messages import render
+        return render(self, locale)
+
+    def context(self) -> dict[str, Any]:
+        return {"position": self.position} if self.position is not None and self.position >= 0 else {}
+
 
 class RsqlSyntaxError(RsqlError):
     """The text of `q` is not valid RSQL (position always set)."""

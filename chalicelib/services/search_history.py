@@ -44,7 +44,7 @@ class HistoryParameterError(InvalidInput):
         super().__init__(MESSAGES["en_US"][key].format(**params), field=field)
         self.key, self.params = key, params
 
-    def localized(self, locale: str) -> str:
+    def localized(self, locale: str | None) -> str:
         return MESSAGES.get(locale, MESSAGES["en_US"])[self.key].format(**self.params)
 
 

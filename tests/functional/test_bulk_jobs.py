@@ -222,9 +222,8 @@ def test_requeued_jobs_get_a_dispatch_message_and_really_run_again(api, world):
 
 
 def test_cancel_in_the_worker_process_asks_the_runner_to_stop(api, world):
-    from local.cancel_watch import stop_canceled
-
     from chalicelib import wiring
+    from local.cancel_watch import stop_canceled
     from tests.functional.test_dispatch import FakeRunner
     running = next(j for j in world.jobs if j.status == "RUNNING")
     runner = FakeRunner()

@@ -135,7 +135,7 @@ def test_word_operators() -> None:
 def test_syntax_errors_have_key_and_position(q: str, key: str, pos: int) -> None:
     error = _error(q)
     assert isinstance(error, RsqlSyntaxError) and isinstance(error, InvalidInput)
-    assert (error.key, error.position, error.status, error.field) == (key, pos, 400, "q")
+    assert isinstance(error, InvalidInput) and (error.key, error.position, error.field) == (key, pos, "q")
     assert f"At position {pos}: " in error.detail
 
 
@@ -237,7 +237,7 @@ def test_random_strings_only_ever_raise_rsql_errors() -> None:
             parse(q)
             parsed += 1
         except RsqlError as error:
-            assert error.status == 400 and error.detail
+            assert isinstance(error, InvalidInput) and error.detail
             refused += 1
     assert parsed > 0 and refused > 0  # the alphabet reaches both outcomes
 
