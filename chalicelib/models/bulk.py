@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.domain import BulkOperationRecord
 from chalicelib.models.ids import next_id
 from chalicelib.models.tables import BulkOperation, get_or_none, to_record, update_item
@@ -47,8 +49,8 @@ def running_operations() -> list[BulkOperationRecord]:
 def record_chunk(operation_id: int, matched: int, changed: int, now: datetime, done: bool) -> None:
     """Add one chunk's counts (one write per chunk); the last chunk also ends the operation. Only while
     RUNNING: a chunk replayed after the end (a retried Lambda) does not count twice past SUCCEEDED."""
-    actions = [BulkOperation.matched.add(matched), BulkOperation.changed.add(changed),
-               BulkOperation.skipped.add(matched - changed), BulkOperation.chunks.add(1)]
+    actions: list[Action] = [BulkOperation.matched.add(matched), BulkOperation.changed.add(changed),
+                             BulkOperation.skipped.add(matched - changed), BulkOperation.chunks.add(1)]
     if done:
         actions += [BulkOperation.state.set("SUCCEEDED"), BulkOperation.ended.set(now)]
     update_item(BulkOperation(operation_id), actions, BulkOperation.state == "RUNNING")

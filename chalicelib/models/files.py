@@ -23,7 +23,7 @@ def get_workspace(name: str, fresh: bool = False) -> WorkspaceRecord | None:
     key = (Workspace.Meta.table_name, name)
     cached = cache.get(key)
     if not fresh and cached and time.monotonic() - cached[0] < _WORKSPACE_TTL:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     workspace = get_or_none(Workspace, WorkspaceRecord, name, consistent=True)
     if len(cache) > 1000:
         cache.clear()

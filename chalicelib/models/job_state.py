@@ -18,7 +18,16 @@ from pynamodb.expressions.update import Action
 from chalicelib.domain import ExecutionEnd, ExecutionRecord, JobOutcome, JobRecord
 from chalicelib.errors import StaleUpdate, Throttled
 from chalicelib.models.jobs import modified_key, queue_key, type_status_key
-from chalicelib.models.tables import Job, JobData, JobExecution, JobType, to_item, update_item, write_transaction
+from chalicelib.models.tables import (
+    Job,
+    JobData,
+    JobExecution,
+    JobType,
+    set_nullable,
+    to_item,
+    update_item,
+    write_transaction,
+)
 from chalicelib.timeutil import iso
 
 # What DynamoDB answers when it refuses for load or a transient fault: worth a retry, never "stale".
@@ -78,8 +87,8 @@ def _current(job_id: int, exe_num: int, *statuses: str) -> Condition:
 def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
     """QUEUED -> RUNNING for `execution.exe_num`, creating the execution, atomically."""
     actions = _touch(job.id, "RUNNING", job.job_type_id, now, [("RUNNING", execution.exe_num)]) + [
-        Job.started.set(now), Job.ended.remove(), Job.node_id.set(execution.node_id),
-        Job.node_hostname.set(execution.node_hostname), Job.queue_shard.remove(), Job.queue_key.remove(),
+        Job.started.set(now), Job.ended.remove(), set_nullable(Job.node_id, execution.node_id),
+        set_nullable(Job.node_hostname, execution.node_hostname), Job.queue_shard.remove(), Job.queue_key.remove(),
         Job.dispatch_after.remove(), Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(),
     ]
     try:
@@ -114,15 +123,16 @@ def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobO
     error = outcome.error
     error_actions = ([Job.error.set(error), Job.error_id.set(error["id"]), Job.error_category.set(error["category"])]
                      if error else [Job.error.remove(), Job.error_id.remove(), Job.error_category.remove()])
-    measures = [Job.exit_code.set(end.exit_code), Job.cpu_seconds.set(end.cpu_seconds),
-                Job.wall_seconds.set(end.wall_seconds), Job.peak_memory_mib.set(end.peak_memory_mib)]
+    measures = [set_nullable(Job.exit_code, end.exit_code), set_nullable(Job.cpu_seconds, end.cpu_seconds),
+                set_nullable(Job.wall_seconds, end.wall_seconds),
+                set_nullable(Job.peak_memory_mib, end.peak_memory_mib)]
     if status == "QUEUED":
         retry_at = outcome.dispatch_after
         # The failed attempt ends (FINISHED in the history), then the retry starts again at QUEUED.
         entries = [("FAILED", exe_num), ("QUEUED", exe_num + 1)]
         actions = _touch(job.id, "QUEUED", job.job_type_id, now, entries, earlier) + error_actions + measures + [
             Job.num_exes.set(exe_num + 1), Job.queued.set(now), Job.started.remove(), Job.ended.remove(),
-            Job.node_id.remove(), Job.node_hostname.remove(), Job.dispatch_after.set(retry_at),
+            Job.node_id.remove(), Job.node_hostname.remove(), set_nullable(Job.dispatch_after, retry_at),
             Job.queue_shard.set("queued"), Job.queue_key.set(queue_key(job.priority, now, job.id)),
         ]
     else:

@@ -356,7 +356,7 @@ def scan_all(meter: ReadMeter) -> list[JobRecord]:
     parts = [ReadMeter() for _ in range(SCAN_SEGMENTS)]
 
     def segment(number: int) -> list[JobRecord]:
-        found = []
+        found: list[JobRecord] = []
         for raw_page in Job.scan(segment=number, total_segments=SCAN_SEGMENTS).page_iter:
             parts[number].round_trips += 1
             parts[number].items_read += raw_page.get("ScannedCount", 0)

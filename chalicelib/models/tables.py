@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 from functools import lru_cache
-from typing import Any, Iterable, TypeVar
+from typing import Any, Callable, Hashable, Iterable, Sequence, TypeVar, cast
 
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
@@ -25,7 +26,9 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection
 from pynamodb.constants import NONE
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action, RemoveAction, SetAction
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, Projection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -38,6 +41,7 @@ class BaseModel(Model):
     class Meta:
         table_name = ""
         billing_mode = "PAY_PER_REQUEST"
+        region: str | None  # declared only (no value): PynamoDB's metaclass fills in the default region
 
     @classmethod
     def _get_connection(cls) -> Any:
@@ -48,10 +52,11 @@ class BaseModel(Model):
 
 
 ALL_MODELS: list[type[BaseModel]] = []
+B = TypeVar("B", bound=BaseModel)
 
 
-def _table(base_name: str):
-    def register(cls: type[BaseModel]) -> type[BaseModel]:
+def _table(base_name: str) -> Callable[[type[B]], type[B]]:
+    def register(cls: type[B]) -> type[B]:
         cls.base_name = base_name
         ALL_MODELS.append(cls)
         return cls
@@ -82,8 +87,13 @@ R = TypeVar("R")
 
 
 @lru_cache(maxsize=None)
-def _field_names(record_type: type) -> frozenset[str]:
+def _cached_field_names(record_type: type) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(record_type))
+
+
+def _field_names(record_type: type) -> frozenset[str]:
+    # A class is hashable, but lru_cache's stub wants Hashable and mypy does not see a type object as one.
+    return _cached_field_names(cast(Hashable, record_type))
 
 
 def to_record(item: Model, record_type: type[R]) -> R:
@@ -121,7 +131,7 @@ def get_by_keys(model: type[M], record_type: type[R], keys: Iterable[Any], key_o
     return {key_of(record): record for record in records}
 
 
-def update_item(item: Model, actions: list, condition=None) -> None:
+def update_item(item: Model, actions: Sequence[Action], condition: Condition | None = None) -> None:
     """`item.update(...)` without reading the item back: PynamoDB's `update` always asks for ALL_NEW, which
     sends the whole (large) job back on every state change. Raises `UpdateError` when `condition` fails."""
     hash_key, range_key = item._get_hash_range_key_serialized_values()
@@ -129,10 +139,19 @@ def update_item(item: Model, actions: list, condition=None) -> None:
                                        return_values=NONE)
 
 
-def _index(name: str, projection=None):
+T = TypeVar("T")
+
+
+def set_nullable(attribute: Attribute[T], value: T | None) -> SetAction | RemoveAction:
+    """`attribute.set(value)` for a value that may be None (PynamoDB then SETs it to NULL; its stub refuses
+    None). Same action as `attribute.set`, only typed for optional values."""
+    return attribute.set(cast(T, value))
+
+
+def _index(name: str, projection: Projection | None = None) -> type[Any]:  # Index.Meta is Any in PynamoDB
     class IndexMeta:
         index_name = name
-        projection = AllProjection()
+        projection: Projection = AllProjection()
     if projection is not None:
         IndexMeta.projection = projection
     return IndexMeta
@@ -271,7 +290,7 @@ class Job(BaseModel):
     description = UnicodeAttribute(null=True)
     # [{status, at, exe_num}]: every v6 status change and execution phase (UPLOADING, EXECUTING,
     # DOWNLOADING), in order. The history's statusHistory is built from it.
-    timeline = ListAttribute(null=True)
+    timeline: ListAttribute[dict[str, Any]] = ListAttribute(null=True)
     # [{id, parameterId, label, type, value: [text]}]: the job's inputs as the history shows and searches
     # them, fixed at submission (inputs never change), so a search needs no read per job.
     parameters = JSONAttribute(null=True)

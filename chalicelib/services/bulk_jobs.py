@@ -196,7 +196,7 @@ def filter_to_json(f: JobFilter) -> dict:
 
 
 def filter_from_json(raw: dict) -> JobFilter:
-    fields = {}
+    fields: dict[str, Any] = {}
     for field in dataclasses.fields(JobFilter):
         value = raw.get(field.name)
         if isinstance(value, list):
@@ -274,7 +274,8 @@ def _send_wake_ups(wake: list[tuple[int, int, int]]) -> None:
 # --- use cases ----------------------------------------------------------------------------------------
 
 def dry_run(request: BulkRequest, now: datetime) -> dict:
-    would_change, first_ids, cursor = 0, [], None
+    would_change, cursor = 0, None
+    first_ids: list[int] = []
     while True:
         rows, cursor = job_store.chunk_of(request.job_filter, now, cursor, 500)
         for job in rows:

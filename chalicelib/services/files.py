@@ -27,6 +27,7 @@ _TIME_FIELDS = ("data_started", "data_ended", "source_started", "source_ended")
 def create_workspace(body: dict[str, Any]) -> WorkspaceRecord:
     fields = Body(body, ("name", "title", "description", "base_url", "is_active", "configuration"))
     name = fields.string("name", required=True)
+    assert name is not None  # required=True: Body.string raises rather than return None
     if not _NAME.match(name):
         raise InvalidInput('"name" must be 1-50 lower-case letters, digits, "-" or "_"', field="name")
     values = {
@@ -65,13 +66,17 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
         raise InvalidInput('"data_type_tags" must be a list of strings', field="data_type_tags")
     sources = {name: fields.string(name) for name in _SOURCE_FIELDS}
-    times = {name: parse_timestamp(name, fields.string(name)) if fields.has(name) else None
-             for name in _TIME_FIELDS}
+    times: dict[str, datetime | None] = {}
+    for name in _TIME_FIELDS:
+        text = fields.string(name)  # None exactly when the field is absent or null
+        times[name] = parse_timestamp(name, text) if text is not None else None
     check_range("data_started", times["data_started"], "data_ended", times["data_ended"])
     check_range("source_started", times["source_started"], "source_ended", times["source_ended"])
     broker = broker_for(workspace.configuration)
     now = clock.now()
+    size: int | None
     if content is not None:
+        assert file_name is not None  # required (content is given): Body.string raises rather than return None
         if "/" in file_name or file_name in (".", ".."):
             raise InvalidInput('"file_name" must not contain "/"', field="file_name")
         try:
@@ -85,6 +90,7 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
         file_path = f"uploads/{file_id}/{file_name}"
         size = broker.write(file_path, data, media_type)
     else:
+        assert file_path is not None  # exactly one of content and file_path is given (checked above)
         file_path = check_relative_path(file_path)
         size = broker.size_of(file_path)
         if size is None:
@@ -96,7 +102,10 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
         id=file_id, workspace_id=workspace.id, workspace_name=workspace.name, file_name=file_name,
         file_path=file_path, media_type=media_type, file_type="SOURCE", file_size=size,
         data_type_tags=tags, owner=principal.name, project=project, created=now, last_modified=now,
-        **sources, **times,
+        source_sensor_class=sources["source_sensor_class"], source_sensor=sources["source_sensor"],
+        source_collection=sources["source_collection"], source_task=sources["source_task"],
+        data_started=times["data_started"], data_ended=times["data_ended"],
+        source_started=times["source_started"], source_ended=times["source_ended"],
     )
     return file_store.insert_file(file)
 

@@ -1,7 +1,9 @@
 """Job details and executions: `GET /v6/jobs/{id}/`, `.../executions/`, `.../executions/{exe_num}/`."""
 from __future__ import annotations
 
-from chalicelib.domain import ERROR_CATEGORIES, EXECUTION_STATUSES
+from typing import Any
+
+from chalicelib.domain import ERROR_CATEGORIES, EXECUTION_STATUSES, JobTypeRecord, RevisionRecord
 from chalicelib.errors import NotFound
 from chalicelib.models import catalog, executions
 from chalicelib.models import jobs as job_store
@@ -12,7 +14,7 @@ from chalicelib.views.job_types import job_type_rev_details
 from chalicelib.views.jobs import job_details, superseded_summary
 
 
-def _manifest_of(revision, job_type):
+def _manifest_of(revision: RevisionRecord | None, job_type: JobTypeRecord | None) -> Manifest | None:
     source = revision.manifest if revision is not None else (job_type.manifest if job_type else None)
     return Manifest.from_validated(source) if source else None
 
@@ -33,7 +35,7 @@ def get_job_details(job_id: int, consistent: bool = False) -> dict:
     latest = executions.get_execution(job.id, job.num_exes) if job.num_exes and not waiting else None
     configuration = _redacted(data.configuration if data else {}, manifest)
 
-    def linked_summary(other_id):
+    def linked_summary(other_id: int | None) -> dict[str, Any] | None:
         other = linked.get(other_id) if other_id is not None else None
         return superseded_summary(other, job_types.get(other.job_type_id) if other else None)
 
@@ -54,7 +56,7 @@ def get_job_details(job_id: int, consistent: bool = False) -> dict:
     )
 
 
-def _redacted(configuration: dict | None, manifest) -> dict:
+def _redacted(configuration: dict[str, Any] | None, manifest: Manifest | None) -> dict[str, Any]:
     """Secret settings removed, at the top level and in each task of an execution configuration."""
     if not configuration:
         return {}

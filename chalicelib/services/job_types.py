@@ -40,7 +40,7 @@ def register_job_type(body: dict[str, Any], principal: Principal, project: str |
         "icon_code": fields.string("icon_code", max_length=16),
         "is_published": fields.boolean("is_published"),
     }
-    given = {key: value for key, value in optional.items() if key in body}
+    given: dict[str, Any] = {key: value for key, value in optional.items() if key in body}
     if "configuration" in body:
         given["configuration"] = configuration
     values = {"docker_image": docker_image, "manifest": body["manifest"], "title": manifest.title,
@@ -55,11 +55,11 @@ def register_job_type(body: dict[str, Any], principal: Principal, project: str |
         return Registered(catalog.add_revision(existing, changes, now), created=False)
     defaults = {"is_active": True, "is_paused": False, "max_tries": 3, "is_published": False,
                 "configuration": configuration}
-    fields = {"name": manifest.name, "version": manifest.job_version, "owner": principal.name,
-              "project": project, **defaults, **values, **given}
-    fields["paused"] = now if fields["is_paused"] else None
-    fields["deprecated"] = None if fields["is_active"] else now
-    return Registered(catalog.create_job_type(fields, now), created=True)
+    new_type: dict[str, Any] = {"name": manifest.name, "version": manifest.job_version, "owner": principal.name,
+                                "project": project, **defaults, **values, **given}
+    new_type["paused"] = now if new_type["is_paused"] else None
+    new_type["deprecated"] = None if new_type["is_active"] else now
+    return Registered(catalog.create_job_type(new_type, now), created=True)
 
 
 def _stamp_state_changes(changes: dict[str, Any], job_type: JobTypeRecord, now: datetime) -> None:

@@ -88,6 +88,7 @@ class _Checked:
 def _check(body: dict[str, Any]) -> _Checked:
     fields = Body(body, BODY_FIELDS)
     job_type_id = fields.integer("job_type_id", required=True)
+    assert job_type_id is not None  # required=True: Body.integer raises rather than return None
     raw_input = fields.obj("input", required=True)
     raw_configuration = fields.obj("configuration")
     description = fields.string("description", max_length=MAX_DESCRIPTION)

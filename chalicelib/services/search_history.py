@@ -109,7 +109,7 @@ class _Key:
 
     __slots__ = ("value", "job_id", "descending")
 
-    def __init__(self, value, job_id: int, descending: bool) -> None:
+    def __init__(self, value: Any, job_id: int, descending: bool) -> None:
         self.value, self.job_id, self.descending = value, job_id, descending
 
     def __lt__(self, other: "_Key") -> bool:

@@ -2,9 +2,11 @@
 the v6 API shows (mapping in ../shared/design/history-contract.md)."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import JobRecord
+from chalicelib.domain import FileRecord, JobRecord
+from chalicelib.seed import Manifest
 from chalicelib.timeutil import iso
 
 SETUP_ERRORS = {"missing-setting", "missing-mount", "filesystem-io"}
@@ -125,11 +127,12 @@ def render(history: dict[str, Any], show_parameters: bool) -> dict[str, Any]:
     return out
 
 
-def _time(value) -> str | None:
+def _time(value: str | datetime | None) -> str | None:
     return value if isinstance(value, str) else iso(value)
 
 
-def input_parameters(manifest, data: dict, files_by_id: dict) -> list[dict]:
+def input_parameters(manifest: Manifest, data: dict[str, Any],
+                     files_by_id: dict[int, FileRecord]) -> list[dict[str, Any]]:
     """One parameter per interface input (files then JSON, in manifest order), for `Job.parameters`."""
     parameters = []
     for number, spec in enumerate(manifest.file_inputs, start=1):
@@ -138,14 +141,15 @@ def input_parameters(manifest, data: dict, files_by_id: dict) -> list[dict]:
         parameters.append({"id": number, "parameterId": spec.name, "label": spec.name, "type": "INPUT_FILE",
                            "value": paths})
     offset = len(parameters)
-    for number, spec in enumerate(manifest.json_inputs, start=offset + 1):
-        value = data.get("json", {}).get(spec.name)
-        parameters.append({"id": number, "parameterId": spec.name, "label": spec.name, "type": spec.type.upper(),
+    for number, json_spec in enumerate(manifest.json_inputs, start=offset + 1):
+        value = data.get("json", {}).get(json_spec.name)
+        parameters.append({"id": number, "parameterId": json_spec.name, "label": json_spec.name,
+                           "type": json_spec.type.upper(),
                            "value": [] if value is None else [_text(value)]})
     return parameters
 
 
-def _text(value) -> str:
+def _text(value: Any) -> str:
     import json
     if isinstance(value, bool):
         return "true" if value else "false"

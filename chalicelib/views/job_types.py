@@ -1,12 +1,18 @@
 """v6 shapes of job types and their revisions."""
 from __future__ import annotations
 
-from chalicelib.domain import JobTypeRecord, RevisionRecord
+from typing import Any, overload
+
+from chalicelib.domain import JobRecord, JobTypeRecord, RevisionRecord
 from chalicelib.seed import Manifest, redact_secrets
 from chalicelib.timeutil import iso
 
 
-def job_type_base(job_type: JobTypeRecord | None) -> dict | None:
+@overload
+def job_type_base(job_type: JobTypeRecord) -> dict[str, Any]: ...
+@overload
+def job_type_base(job_type: JobTypeRecord | None) -> dict[str, Any] | None: ...
+def job_type_base(job_type: JobTypeRecord | None) -> dict[str, Any] | None:
     if job_type is None:
         return None
     return {
@@ -48,12 +54,13 @@ def job_type_details(job_type: JobTypeRecord) -> dict:
     return item
 
 
-def job_type_rev_summary(job) -> dict:
+def job_type_rev_summary(job: JobRecord) -> dict[str, Any]:
     return {"id": job.job_type_rev_id, "job_type": {"id": job.job_type_id},
             "revision_num": job.job_type_revision_num}
 
 
-def job_type_rev_details(revision: RevisionRecord | None, job_type: JobTypeRecord | None, job) -> dict:
+def job_type_rev_details(revision: RevisionRecord | None, job_type: JobTypeRecord | None,
+                         job: JobRecord) -> dict[str, Any]:
     base = job_type_base(job_type) or {"id": job.job_type_id}
     return {
         "id": job.job_type_rev_id,

@@ -1,12 +1,14 @@
 """v6 shapes of jobs: the list row and the details."""
 from __future__ import annotations
 
+from typing import Any
+
 from chalicelib.domain import JobRecord, JobTypeRecord
 from chalicelib.timeutil import iso
 from chalicelib.views.job_types import job_type_base, job_type_rev_summary
 
 
-def _node(job) -> dict | None:
+def _node(job: JobRecord) -> dict[str, Any] | None:
     return {"id": job.node_id, "hostname": job.node_hostname} if job.node_id is not None else None
 
 
