@@ -174,8 +174,12 @@ def end_canceled_execution(job_id: int, exe_num: int, task_results: dict[str, An
 
 
 def set_unmet_resources(job_type_id: int, unmet: str | None) -> None:
+    """Note on a job type which resources no node offers (None: all fit again), while the job type exists."""
     actions = [JobType.unmet_resources.set(unmet)] if unmet else [JobType.unmet_resources.remove()]
-    update_item(JobType(job_type_id), actions, JobType.id.exists())
+    try:
+        update_item(JobType(job_type_id), actions, JobType.id.exists())
+    except UpdateError as error:
+        _refused(error, f"job type {job_type_id} no longer exists")
 
 
 CANCELLABLE = ("PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED")

@@ -84,14 +84,14 @@ def _fill(current: Runtime, now: datetime | None) -> list[int]:
         manifest = Manifest.from_validated(revision.manifest if revision else job_type.manifest)
         needed = job_resources(manifest, job.input_file_size)
         unmet = [name for name in RESOURCE_NAMES if needed.get(name, 0) > current.resources.get(name, 0)]
+        if job_type.unmet_resources != (",".join(unmet) or None):
+            try:
+                job_state.set_unmet_resources(job_type.id, ",".join(unmet) or None)
+            except StaleUpdate:
+                continue  # the job type was removed meanwhile: its jobs cannot run, the others can
+            job_type.unmet_resources = ",".join(unmet) or None
         if unmet:
-            if job_type.unmet_resources != ",".join(unmet):
-                job_state.set_unmet_resources(job_type.id, ",".join(unmet))
-                job_type.unmet_resources = ",".join(unmet)
             continue
-        if job_type.unmet_resources:
-            job_state.set_unmet_resources(job_type.id, None)
-            job_type.unmet_resources = None
         if _claim_and_launch(job, manifest, revision, needed, current, now):
             launched.append(job.id)
             free -= 1

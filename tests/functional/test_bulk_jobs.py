@@ -3,7 +3,6 @@ bulk operation record, with the state machine really executed by moto (its Lambd
 chunk handler in this process)."""
 from __future__ import annotations
 
-import dataclasses
 import time
 from datetime import datetime, timezone
 
@@ -134,12 +133,43 @@ def test_each_filter_selects_what_the_list_shows(api, world, body, predicate):
         would | {j.id for j in world.jobs if j.status == "CANCELED"})
 
 
-def test_cancel_racing_a_completion(api, world):
+def success():
+    from chalicelib.runners.base import ExecutionResult
+    now = datetime.now(timezone.utc)
+    return ExecutionResult(exit_code=0, failure=None, detail=None, task_results={"tasks": []}, output_files=(),
+                           output_json={}, cpu_seconds=1.0, wall_seconds=1.0, peak_memory_mib=1.0, started=now,
+                           ended=now)
+
+
+@pytest.mark.parametrize("first", ["completion", "cancel"])
+def test_cancel_racing_a_completion(api, world, monkeypatch, first):
+    from chalicelib.services import execution_events
+    from tests.functional.races import Bulk, racing
+    # Given a running job, and a bulk cancel whose chunks this test runs
     running = next(j for j in world.jobs if j.status == "RUNNING")
-    # The completion wins: the job is COMPLETED before the chunk writes, so the conditional cancel fails.
-    job_store.replace_job(dataclasses.replace(job_store.get_job(running.id), status="COMPLETED"))
-    operation = run(api, "cancel", {"job_ids": [running.id]})
-    assert operation["changed"] == 0 and job_store.get_job(running.id).status == "COMPLETED"
+    bulk = Bulk(api, monkeypatch)
+    ends, cancels = [], []
+
+    def complete():
+        ends.append(execution_events.on_finished(running.id, running.num_exes, success()))
+
+    def cancel():
+        cancels.append(bulk.cancel(running.id))
+    # When `first` lands between the other's read of the job and its conditional write
+    if first == "completion":
+        with racing("bulk chunk", complete) as race:
+            cancel()
+        status = "COMPLETED"
+    else:
+        with racing("end report", cancel) as race:
+            complete()
+        status = "CANCELED"
+    # Then the one that landed first won, the loser changed nothing, and the job and its execution agree
+    assert race["fired"]
+    assert ends == (["COMPLETED"] if status == "COMPLETED" else [None])
+    assert (cancels[0]["matched"], cancels[0]["changed"]) == ((1, 0) if status == "COMPLETED" else (1, 1))
+    assert job_store.get_job(running.id).status == status
+    assert executions.get_execution(running.id, running.num_exes).status == status
 
 
 def test_an_end_report_after_a_cancel_is_ignored(api, world):

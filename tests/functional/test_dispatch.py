@@ -110,11 +110,23 @@ def test_dispatch_claims_the_job_creates_the_execution_and_launches_it(world):
 
 
 def test_duplicate_and_stale_messages_change_nothing(world):
+    from tests.functional.races import stale_queue_index
+    # Given a queued job, and free slots: nothing but the claim's precondition can stop a second claim
+    world["runner"].slots = 3
     job_id = submit(world)
-    deliver(world["api"], message(job_id), message(job_id))
-    deliver(world["api"], message(job_id), message(job_id, exe_num=7))
-    assert len(world["runner"].launched) == 1
-    assert len(executions.executions_of(job_id)) == 1
+    # When duplicate and stale messages arrive, each batch's dispatcher still seeing the job QUEUED on
+    # execution 1 (the queue index is eventually consistent: it can lag the first claim)
+    with stale_queue_index():
+        deliver(world["api"], message(job_id), message(job_id))
+        deliver(world["api"], message(job_id), message(job_id, exe_num=7))
+        deliver(world["api"], message(job_id, exe_num=7))
+    # Then the job was claimed and launched once, as one execution that is still the one it runs
+    assert [(s.job_id, s.exe_num) for s in world["runner"].launched] == [(job_id, 1)]
+    (execution,) = executions.executions_of(job_id)
+    assert execution.id == world["runner"].launched[0].execution_id and execution.status == "RUNNING"
+    job = job_store.get_job(job_id)
+    assert (job.status, job.num_exes) == ("RUNNING", 1)
+    assert [e["status"] for e in job.timeline] == ["QUEUED", "RUNNING"]
 
 
 def test_a_poison_message_is_reported_as_a_batch_item_failure(world):
