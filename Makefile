@@ -22,8 +22,8 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m local.stack --demo
 
-## test: lint, then the whole test suite (unit, functional, end-to-end)
-test: $(STAMP) lint
+## test: lint and type checks, then the whole test suite (unit, functional, end-to-end)
+test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
 ## test-fast: unit and functional tests only
@@ -33,7 +33,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-## typecheck: mypy over chalicelib/ (settings in pyproject.toml; not yet part of `test`)
+## typecheck: mypy over chalicelib/ (settings in pyproject.toml: untyped definitions refused)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 

@@ -67,7 +67,8 @@ def queue_url(base_name: str) -> str:
 
 
 def send_dispatch(job_id: int, exe_num: int, priority: int, delay_seconds: int = 0) -> None:
-    """Ask for execution `exe_num` of job `job_id` to be dispatched (not before `delay_seconds`, <= 900)."""
+    """Wake the dispatcher for execution `exe_num` of job `job_id` (not before `delay_seconds`, <= 900). The
+    message names the job for whoever reads the queue; what runs is the queue index's choice."""
     body = _dispatch_body(job_id, exe_num, priority)
     try:
         services().client("sqs").send_message(QueueUrl=queue_url(DISPATCH), MessageBody=body,

@@ -9,6 +9,7 @@ else in `chalicelib` keeps module-level state: a new `install` starts a process 
 """
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -110,8 +111,12 @@ def reset() -> None:
 
 def _build(settings: Settings, clock: Callable[[], datetime] | None = None,
            runtime: Runtime | None = None) -> Services:
-    from chalicelib.models.tables import configure_tables
-    configure_tables(settings.table_prefix, settings.region)
+    # The tables are named from the settings; PynamoDB costs ~100 ms to import, so a function that never
+    # touches the store (a cold start that only answers /docs) does not load it: the models configure
+    # themselves from these services when first imported.
+    tables = sys.modules.get("chalicelib.models.tables")
+    if tables is not None:
+        tables.configure_tables(settings.table_prefix, settings.region)
     return Services(settings=settings, clock=clock or system_clock, runtime=runtime)
 
 

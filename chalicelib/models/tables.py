@@ -43,13 +43,6 @@ class BaseModel(Model):
         billing_mode = "PAY_PER_REQUEST"
         region: str | None  # declared only (no value): PynamoDB's metaclass fills in the default region
 
-    @classmethod
-    def _get_connection(cls) -> Any:
-        if not cls.Meta.table_name:  # the tables are named when the composition root is built
-            from chalicelib.wiring import services
-            services()
-        return super()._get_connection()
-
 
 ALL_MODELS: list[type[BaseModel]] = []
 B = TypeVar("B", bound=BaseModel)
@@ -640,3 +633,12 @@ class BulkOperation(BaseModel):
     execution_arn = UnicodeAttribute(null=True)
 
     by_shard = BulkOperationsByShard()
+
+
+def _configure_from_services() -> None:
+    from chalicelib.wiring import services
+    settings = services().settings
+    configure_tables(settings.table_prefix, settings.region)
+
+
+_configure_from_services()

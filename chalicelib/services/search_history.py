@@ -45,7 +45,7 @@ class HistoryParameterError(InvalidInput):
         self.key, self.params = key, params
 
     def localized(self, locale: str | None) -> str:
-        return MESSAGES.get(locale, MESSAGES["en_US"])[self.key].format(**self.params)
+        return MESSAGES.get(rsql.normalize_locale(locale), MESSAGES["en_US"])[self.key].format(**self.params)
 
 
 @dataclass(frozen=True)
