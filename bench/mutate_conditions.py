@@ -64,6 +64,8 @@ REQUEUE_CONDITION = ("(Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job
                      "                 & (Job.is_superseded")
 REQUEUE_SUPERSEDED = "\n                 & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False))"
 
+CANCELED_END = '], JobExecution.status == "RUNNING")'
+
 MUTATIONS = [
     mutation("claim: job condition -> None", CLAIM_JOB, "None"),
     mutation("claim: job condition without num_exes", CLAIM_JOB,
@@ -109,6 +111,7 @@ MUTATIONS = [
     mutation("requeue: without status", REQUEUE_CONDITION,
              REQUEUE_CONDITION.replace(" & (Job.status == job.status)", "")),
     mutation("requeue: without is_superseded", REQUEUE_SUPERSEDED, ""),
+    mutation("end_canceled_execution: execution status == RUNNING -> None", CANCELED_END, "], None)"),
 ]
 
 

@@ -281,6 +281,17 @@ def test_unmet_resources__a_job_type_removed_meanwhile_does_not_stop_the_other_j
     assert launched(world) == [(ordinary, 1)]
 
 
+def test_canceled_report__after_the_execution_ended_changes_nothing(world):
+    # Given a job whose execution completed
+    job_id = running_job(world)
+    assert report_end(world, job_id, 1) == "COMPLETED"
+    # When a late report says the runner canceled it (a stop that raced the end)
+    assert report_end(world, job_id, 1, failure="canceled") is None
+    # Then the execution keeps its end, and the job still agrees with it
+    assert executions_view(world, job_id)[1]["status"] == "COMPLETED"
+    assert job_view(world, job_id) == ("COMPLETED", 1)
+
+
 # --- cancel ---------------------------------------------------------------------------------------------
 
 def test_cancel__a_claim_landing_after_the_cancel_read_the_job_wins(world):
