@@ -86,7 +86,15 @@ class _TokenFile:
             return self._by_digest.get(token_digest(token))
 
 
-_tokens = _TokenFile()
+def _token_file() -> _TokenFile:
+    """The process's token file reader, kept by the composition root."""
+    from chalicelib.wiring import caches
+    held = caches()
+    with held.lock:
+        if held.tokens is None:
+            held.tokens = _TokenFile()
+        reader: _TokenFile = held.tokens
+        return reader
 
 
 def authenticate(headers: Mapping[str, str], context: Mapping[str, Any]) -> Principal:
@@ -97,7 +105,7 @@ def authenticate(headers: Mapping[str, str], context: Mapping[str, Any]) -> Prin
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Authentication credentials were not provided.")
-    principal = _tokens.lookup(settings.tokens_file, token.strip()) if settings.tokens_file else None
+    principal = _token_file().lookup(settings.tokens_file, token.strip()) if settings.tokens_file else None
     if principal is None:
         raise Unauthenticated("Invalid token.")
     return principal

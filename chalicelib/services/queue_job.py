@@ -12,7 +12,7 @@
             messages for QUEUED jobs that were never dispatched (the table is the truth).
 
 With an `Idempotency-Key`, steps 1-3 run once per (caller, key): a repeat of the same request
-returns the first job's id, another request under the same key is a 409 (`chalicelib.idempotency`).
+returns the first job's id, another request under the same key is a 409 (`chalicelib.models.idempotency`).
 """
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib import clock, idempotency, queues
+from chalicelib import clock, queues
 from chalicelib.auth import Principal
 from chalicelib.domain import EventRecord, FileRecord, JobDataRecord, JobRecord, JobTypeRecord
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.models import catalog, files
+from chalicelib.models import catalog, files, idempotency
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
 from chalicelib.params import Body

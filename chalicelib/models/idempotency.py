@@ -14,12 +14,11 @@ Powertools' idempotency package costs about 120 ms to import: it is imported on 
 """
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, Callable, cast
 
-from chalicelib import aws
-from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, InvalidInput
+from chalicelib.models.tables import IdempotencyRecord
+from chalicelib.wiring import services
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -29,9 +28,6 @@ MAX_KEY_LENGTH = 255
 KEY_PREFIX = "jobs"
 # API Gateway gives up on a request after 29 s: a claim older than this belongs to a dead request.
 REQUEST_BUDGET_MS = 30_000
-
-_stores: dict[int, DynamoDBPersistenceLayer] = {}
-_lock = threading.Lock()
 
 
 def check_key(key: str | None) -> str | None:
@@ -53,15 +49,15 @@ class _RequestBudget:
 def _persistence_store() -> DynamoDBPersistenceLayer:
     """One persistence layer per DynamoDB client (clients are per process, renewed by tests)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    from chalicelib.models.tables import IdempotencyRecord
-    client = aws.client("dynamodb")
-    with _lock:
-        store = _stores.get(id(client))
+    current = services()
+    client = current.client("dynamodb")
+    layers = current.caches.idempotency_layers
+    with current.caches.lock:
+        store = layers.get(id(client))
         if store is None or store.table_name != IdempotencyRecord.Meta.table_name:
             store = DynamoDBPersistenceLayer(table_name=IdempotencyRecord.Meta.table_name, boto3_client=client)
-            _stores.clear()
-            _stores[id(client)] = store
+            layers.clear()
+            layers[id(client)] = store
         return store
 
 
@@ -78,7 +74,7 @@ def run_once(scope: str, key: str, request: Any, work: Callable[[], dict[str, An
     )
     config = IdempotencyConfig(event_key_jmespath="[scope, key]", payload_validation_jmespath="request",
                                raise_on_no_idempotency_key=True,
-                               expires_after_seconds=get_settings().idempotency_seconds,
+                               expires_after_seconds=services().settings.idempotency_seconds,
                                hash_function="sha256",
                                # Powertools only calls get_remaining_time_in_millis() on its context;
                                # subclassing LambdaContext would import Powertools with this module.
