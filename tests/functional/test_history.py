@@ -208,6 +208,16 @@ def test_explain_names_the_index(api, world):
     assert viewer["index"] == "by-project" and viewer["items_read"] == 0
 
 
+def test_a_last_modified_range_reads_the_by_modified_index(api, world):
+    # Given the world's jobs, all last modified after 2000
+    # When the history is searched by lastModifiedTime alone
+    plan = search(api, "explain=true&q=" + quote('lastModifiedTime=ge="2000/01/01 00:00-00"'))["plan"]
+    # Then the by-modified index serves it with a key range (not a job type scan plus a query per type)
+    assert plan["index"] == "by-modified" and plan["served_by_index"] == ["lastModifiedTime"]
+    assert plan["key_condition"].startswith("modified_key >= 2000-01-01T00:00:00.000Z#")
+    assert plan["round_trips"] == 1 and plan["items_read"] == plan["candidates"] == plan["matches"] == 7
+
+
 def test_delete_marks_the_job_deleted_for_the_history_only(api, world):
     job_id = world["ids"][3]
     assert api.as_role("viewer").delete(f"/v1/jobs/history/{job_id}").status_code == 403
