@@ -102,6 +102,10 @@ class PageRequest:
         return (self.page - 1) * self.page_size
 
 
+# A page past this one lies beyond any list the service can hold (and its offset beyond what a list can skip).
+MAX_PAGE = 10_000_000
+
+
 def page_request(params: QueryParams, default_size: int = 100, max_size: int = 1000) -> PageRequest:
     """`page` < 1 or not an integer is 404 "Invalid page." (the original's answer); a bad or
     non-positive `page_size` falls back to the default and a large one is clamped."""
@@ -112,7 +116,7 @@ def page_request(params: QueryParams, default_size: int = 100, max_size: int = 1
             page = int(raw_page)
         except ValueError:
             raise NotFound("Invalid page.") from None
-        if page < 1:
+        if not 1 <= page <= MAX_PAGE:
             raise NotFound("Invalid page.")
     size = default_size
     raw_size = params.first("page_size")

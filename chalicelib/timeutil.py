@@ -12,17 +12,21 @@ from chalicelib.errors import InvalidInput
 def parse_timestamp(name: str, text: str, now: datetime | None = None) -> datetime:
     """An ISO-8601 date-time with an explicit offset, or a duration `P...` meaning now minus it."""
     text = text.strip()
-    if text[:1].upper() == "P":
-        return (now or clock.now()) - parse_duration(name, text)
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(
-            f'Invalid ISO-8601 datetime for "{name}": {text!r}', field=name) from None
-    if value.tzinfo is None:
-        raise InvalidInput(
-            f'Datetime "{name}" needs an explicit UTC offset (Z, +hh:mm or -hh:mm): {text!r}', field=name)
-    return value.astimezone(timezone.utc)
+        if text[:1].upper() == "P":
+            return (now or clock.now()) - parse_duration(name, text)
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(
+                f'Invalid ISO-8601 datetime for "{name}": {text!r}', field=name) from None
+        if value.tzinfo is None:
+            raise InvalidInput(
+                f'Datetime "{name}" needs an explicit UTC offset (Z, +hh:mm or -hh:mm): {text!r}', field=name)
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        # now minus P99999999D, or 0001-01-01T00:00:00+14:00 in UTC: before year 1 or after 9999
+        raise InvalidInput(f'"{name}" is out of range (years 1 to 9999, UTC): {text!r}', field=name) from None
 
 
 def parse_duration(name: str, text: str) -> timedelta:

@@ -201,9 +201,28 @@ def json_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidInput(f"JSON parse error - {error}") from None
+    except RecursionError:
+        raise InvalidInput(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.") from None
     if not isinstance(body, dict):
         raise InvalidInput("Request body must be a JSON object.")
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"JSON nested more than {MAX_JSON_DEPTH} levels deep.")
     return body
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest in `value` (iteratively: a deep body must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def int_path(value: str) -> int:
