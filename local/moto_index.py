@@ -1,0 +1,5 @@
+"""Placeholder, filled in below."""
+
+
+def install() -> None:
+    pass
