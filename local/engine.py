@@ -118,62 +118,11 @@ class Engine:
         return outcome
 
     def install(self) -> None:
-        """Patch moto's server application and its in-process request path (botocore stubber)."""
-        from botocore.awsrequest import AWSPreparedRequest  # noqa: F401 - imported for the stubber path
-        from moto.core.botocore_stubber import BotocoreStubber
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-        engine = self
-        served = self._served = DomainDispatcherApplication.__call__
-        stubbed = self._stubbed = BotocoreStubber.process_request
-
-        def __call__(app, environ, start_response):
-            path = environ.get("PATH_INFO", "")
-            if path.startswith("/_local/"):
-                return engine.control(environ, start_response)
-            if engine.journal is None or not is_mutating(
-                    environ.get("REQUEST_METHOD", ""), environ.get("HTTP_X_AMZ_TARGET"),
-                    environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_HOST")):
-                return served(app, environ, start_response)
-            body = _read_body(environ)
-            captured: dict[str, Any] = {}
-
-            def capture(status, headers, exc_info=None):
-                captured.update(status=status, headers=headers)
-                return lambda data: captured.setdefault("written", []).append(data)
-
-            def apply():
-                chunks = served(app, environ, capture)
-                try:
-                    out = b"".join(chunks)
-                finally:
-                    getattr(chunks, "close", lambda: None)()
-                out = b"".join(captured.get("written", [])) + out
-                return out, str(captured.get("status", "500")).startswith("2")
-
-            out = engine._applying(lambda: _wsgi_record(environ, body), apply)
-            start_response(captured["status"], captured["headers"])
-            return [out]
-
-        def process_request(stub, request):
-            headers = request.headers
-            if engine.journal is None or not is_mutating(
-                    request.method, _text(headers.get("X-Amz-Target")), _text(headers.get("Authorization")),
-                    _host(request.url)):
-                return stubbed(stub, request)
-            body = request.body
-            if hasattr(body, "read"):
-                body = body.read()
-                request.body = body
-            body = body.encode() if isinstance(body, str) else (body or b"")
-
-            def apply():
-                response = stubbed(stub, request)
-                return response, response is not None and 200 <= int(response[0]) < 300
-
-            return engine._applying(lambda: _stub_record(request, body), apply)
-
-        DomainDispatcherApplication.__call__ = __call__
-        BotocoreStubber.process_request = process_request
+        """Patch moto's server application and its in-process request path (botocore stubber) so this engine
+        sees every request (once per process; `uninstall` puts moto back)."""
+        global _engine
+        _patch()
+        _engine = self
 
     # -- control requests ---------------------------------------------------------------------------
     def control(self, environ, start_response):
@@ -242,7 +191,7 @@ class Engine:
                                 "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0),
                                 "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False})
                 statuses: list[str] = []
-                chunks = self._served(app, environ, _collect_status(statuses))
+                chunks = _ORIGINAL['served'](app, environ, _collect_status(statuses))
                 b"".join(chunks)
                 ok = bool(statuses) and statuses[0].startswith("2")
             else:
@@ -251,7 +200,7 @@ class Engine:
                     headers[name] = value
                 request = AWSPreparedRequest(method=head["m"], url=head["u"], headers=headers, body=body,
                                              stream_output=False)
-                response = self._stubbed(stub, request)
+                response = _ORIGINAL['stubbed'](stub, request)
                 ok = response is not None and 200 <= int(response[0]) < 300
             failed += 0 if ok else 1
         return failed
@@ -312,6 +261,82 @@ class Engine:
         if self.journal is not None:
             with self.lock:
                 self.journal.close()
+
+
+# --- hooks ----------------------------------------------------------------------------------------
+
+_engine: Engine | None = None
+_ORIGINAL: dict[str, Any] = {}
+
+
+def uninstall() -> None:
+    global _engine
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    if _ORIGINAL:
+        DomainDispatcherApplication.__call__ = _ORIGINAL.pop("served")
+        BotocoreStubber.process_request = _ORIGINAL.pop("stubbed")
+    _engine = None
+
+
+def _patch() -> None:
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    if _ORIGINAL:
+        return
+    served = _ORIGINAL["served"] = DomainDispatcherApplication.__call__
+    stubbed = _ORIGINAL["stubbed"] = BotocoreStubber.process_request
+
+    def __call__(app, environ, start_response):
+        engine = _engine
+        path = environ.get("PATH_INFO", "")
+        if engine is not None and path.startswith("/_local/"):
+            return engine.control(environ, start_response)
+        if engine is None or engine.journal is None or not is_mutating(
+                environ.get("REQUEST_METHOD", ""), environ.get("HTTP_X_AMZ_TARGET"),
+                environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_HOST")):
+            return served(app, environ, start_response)
+        body = _read_body(environ)
+        captured: dict[str, Any] = {}
+
+        def capture(status, headers, exc_info=None):
+            captured.update(status=status, headers=headers)
+            return lambda data: captured.setdefault("written", []).append(data)
+
+        def apply():
+            chunks = served(app, environ, capture)
+            try:
+                out = b"".join(chunks)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+            out = b"".join(captured.get("written", [])) + out
+            return out, str(captured.get("status", "500")).startswith("2")
+
+        out = engine._applying(lambda: _wsgi_record(environ, body), apply)
+        start_response(captured["status"], captured["headers"])
+        return [out]
+
+    def process_request(stub, request):
+        engine = _engine
+        headers = request.headers
+        if engine is None or engine.journal is None or not is_mutating(
+                request.method, _text(headers.get("X-Amz-Target")), _text(headers.get("Authorization")),
+                _host(request.url)):
+            return stubbed(stub, request)
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+            request.body = body
+        body = body.encode() if isinstance(body, str) else (body or b"")
+
+        def apply():
+            response = stubbed(stub, request)
+            return response, response is not None and 200 <= int(response[0]) < 300
+
+        return engine._applying(lambda: _stub_record(request, body), apply)
+
+    DomainDispatcherApplication.__call__ = __call__
+    BotocoreStubber.process_request = process_request
 
 
 # --- records ---------------------------------------------------------------------------------------
