@@ -76,8 +76,9 @@ def main(argv: list[str]) -> None:
     from local.moto_speedups import install, install_for_server
     install()
     install_for_server()
-    from local.moto_index import install as install_index
-    install_index()
+    if os.environ.get("JOBS_MOTO_INDEX", "1") != "0":  # 0: moto's own whole-table Query, for comparison
+        from local.moto_index import install as install_index
+        install_index()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request, to a discarded stderr
     # The chunk task's updates are served by this very process, one at a time under its interpreter lock:
     # parallel writers would only take turns (measured: slower), unlike against DynamoDB.

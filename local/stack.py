@@ -92,7 +92,7 @@ class LocalStack:
             route_bulk_chunk()
         else:
             self._moto = _MotoProcess(self.moto_port, self.data_dir if self.engine else None)
-            print(f"emulator: moto pid {self._moto.process.pid}"
+            print(f"emulator: moto pid {self._moto.process.pid} on {self.endpoint}"
                   + (f", journal in {self.data_dir / 'journal'}" if self.engine else ", no journal"), flush=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         requests.post(f"{self.endpoint}/moto-api/config", timeout=10, json={

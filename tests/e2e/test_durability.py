@@ -68,8 +68,7 @@ class Stack:
                 break
         else:
             raise AssertionError("stack did not start:\n" + "".join(self.output))
-        self.moto_pid = int(next(line for line in self.output if line.startswith("emulator: moto pid")).split()[3]
-                            .rstrip(","))
+        self.moto_pid = int(next(line for line in self.output if line.startswith("emulator: moto pid")).split()[3])
 
     def worker_pid(self) -> int:
         return next(p for p in children_of(self.process.pid) if p != self.moto_pid)
