@@ -100,8 +100,9 @@ class Engine:
             raise SystemExit(f"another local stack is using {self.data_dir}") from error
 
     # -- journaling hooks ---------------------------------------------------------------------------
-    def _applying(self, record: bytes | None, apply):
-        """Apply a mutating request under the lock, journal it if it succeeded, wait for its fsync."""
+    def _applying(self, record: bytes | None, apply, wait: bool = True):
+        """Apply a mutating request under the lock, journal it if it succeeded, wait for its fsync (unless
+        `wait` is false: this process's own writes, see `flush_loop`)."""
         depth = getattr(self._depth, "n", 0)
         self._depth.n = depth + 1
         seq = 0
@@ -113,9 +114,23 @@ class Engine:
                     self.pending += 1
         finally:
             self._depth.n = depth
-        if seq:
+        if seq and wait:
             self.journal.wait_durable(seq)
         return outcome
+
+    def flush_loop(self, stop: threading.Event, seconds: float = 0.5) -> None:
+        """This process's own writes (the bulk state machine and its chunk task) are journaled in order but
+        answered without waiting for an fsync: nobody outside acknowledged them, a bulk operation cut by a
+        crash is resumed from its records (which are in the same journal, so a crash keeps a consistent
+        prefix), and an fsync for any acknowledged write covers them too. This syncs them within `seconds`
+        otherwise, so a serial chunk does not pay one fsync per job."""
+        while not stop.wait(seconds):
+            journal = self.journal
+            if journal is not None and journal._written > journal._durable:
+                try:
+                    journal.wait_durable(journal._written)
+                except (OSError, ValueError):  # rotated or closed meanwhile: that synced it
+                    pass
 
     def install(self) -> None:
         """Patch moto's server application and its in-process request path (botocore stubber) so this engine
@@ -333,7 +348,7 @@ def _patch() -> None:
             response = stubbed(stub, request)
             return response, response is not None and 200 <= int(response[0]) < 300
 
-        return engine._applying(lambda: _stub_record(request, body), apply)
+        return engine._applying(lambda: _stub_record(request, body), apply, wait=False)
 
     DomainDispatcherApplication.__call__ = __call__
     BotocoreStubber.process_request = process_request

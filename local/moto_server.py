@@ -70,6 +70,8 @@ def main(argv: list[str]) -> None:
         _exit_at_end_of_input(engine)
         threading.Thread(target=engine.compact_loop, args=(threading.Event(),), name="compactor",
                          daemon=True).start()
+        threading.Thread(target=engine.flush_loop, args=(threading.Event(),), name="journal-flush",
+                         daemon=True).start()
 
     from local.call_counter import count_aws_calls, counting_requested, write_counts
     from local.lambdas import route_bulk_chunk
