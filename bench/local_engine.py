@@ -9,8 +9,8 @@ matches none of its filters), so the measured requests have the same matches at 
   JOBS_SNAPSHOT_SECONDS set high), and `python -m local.stack` is started on the folder, timed from exec to
   its `token:` line (everything restored, API serving);
 - that stack is stopped with SIGINT (last snapshot), and started again: restart from a snapshot;
-- against it, over HTTP: filtered list pages and an indexed history search, 30 times each (p50 / p95), then
-  20 client threads each sending 15 list or search requests (requests/s, errors);
+- against it, over HTTP: filtered list pages (20 times) and an indexed history search (10 times), p50 / p95,
+  then 20 client threads each sending 4 list or search requests (requests/s, errors);
 - 100 jobs running `true` submitted at once, throughput from the first POST to the last COMPLETED.
 
 Run: `.venv/bin/python -m bench.local_engine` (BENCH_ENGINE_SIZES=2000,20000,100000). The machine is shared.
@@ -36,6 +36,7 @@ TOKEN = "bench"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SIZES = [int(s) for s in os.environ.get("BENCH_ENGINE_SIZES", "2000,20000,100000").split(",")]
 RUN_JOBS = int(os.environ.get("BENCH_ENGINE_RUN_JOBS", "100"))
+LIST_REPEATS, SEARCH_REPEATS, PER_CLIENT = 20, 10, 4
 
 
 def seed_in_process(data_dir: Path, total: int) -> tuple[dict, float]:
@@ -111,13 +112,13 @@ def query_figures(base: str, keys: dict) -> dict:
     session = requests.Session()
     timed(session, base + lists[0])  # first use: imports, index structures built
     timed(session, base + search)
-    list_ms = [timed(session, base + lists[i % len(lists)]) for i in range(30)]
-    search_ms = [timed(session, base + search) for _ in range(30)]
+    list_ms = [timed(session, base + lists[i % len(lists)]) for i in range(LIST_REPEATS)]
+    search_ms = [timed(session, base + search) for _ in range(SEARCH_REPEATS)]
     errors, latencies = [], []
 
     def client(n: int) -> None:
         own = requests.Session()
-        for i in range(15):
+        for i in range(PER_CLIENT):
             url = base + (search if (n + i) % 2 else lists[(n + i) % len(lists)])
             try:
                 latencies.append(timed(own, url))
