@@ -43,6 +43,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.run_jobs
 	$(BIN)/python -m bench.bulk
+	$(BIN)/python -m bench.journal_cost
+	$(BIN)/python -m bench.local_engine
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -39,8 +39,16 @@ class HostBroker:
         target = self._resolve(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        tmp.write_bytes(content)
+        with open(tmp, "wb") as out:  # on disk before the API answers (the embedded stack's guarantee)
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
         return len(content)
 
     def read(self, path: str) -> bytes:

@@ -5,6 +5,11 @@ The chunk handler, like the state machine's own tasks, runs in this process, so 
 in-process (moto's botocore stubber, as under `mock_aws`) instead of over loopback HTTP: a third of this
 process's time under load went to serving its own HTTP requests. Everyone else reaches it over HTTP.
 DynamoDB items are encoded by local/moto_speedups.py (same answers, a fraction of moto's cost).
+
+With JOBS_ENGINE_DIR set (the local stack sets it to its data folder), local/engine.py journals every
+write and takes the snapshots. This process then ignores SIGINT and SIGTERM: a Ctrl-C or a SIGTERM to the
+stack's process group must not end it before the stack's last snapshot. It ends when the stack closes its
+standard input (or dies: the pipe closes, and the stack also asks Linux for a SIGKILL at its death).
 """
 from __future__ import annotations
 
@@ -29,16 +34,53 @@ def _exit_now(signum, frame) -> None:
     os._exit(0)
 
 
+def _exit_at_end_of_input(engine) -> None:
+    """The stack closed our standard input (a stop, or its death): sync the journal and end."""
+    import threading
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(1 << 12):
+                pass
+        except (OSError, ValueError):
+            pass
+        try:
+            engine.close()
+        finally:
+            os._exit(0)
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> None:
+    import signal
+    import threading
+
     import moto.server
     from moto.server import main as moto_main
     moto.server.signal_handler = _exit_now
+    engine_dir = os.environ.get("JOBS_ENGINE_DIR")
+    if engine_dir:
+        from pathlib import Path
+
+        from local.engine import Engine
+        engine = Engine(Path(engine_dir), sync=os.environ.get("JOBS_JOURNAL_FSYNC", "1") != "0")
+        engine.claim_folder()
+        engine.install()
+        moto.server.signal_handler = signal.SIG_IGN
+        _exit_at_end_of_input(engine)
+        threading.Thread(target=engine.compact_loop, args=(threading.Event(),), name="compactor",
+                         daemon=True).start()
+        threading.Thread(target=engine.flush_loop, args=(threading.Event(),), name="journal-flush",
+                         daemon=True).start()
 
     from local.call_counter import count_aws_calls, counting_requested, write_counts
     from local.lambdas import route_bulk_chunk
     from local.moto_speedups import install, install_for_server
     install()
     install_for_server()
+    if os.environ.get("JOBS_MOTO_INDEX", "1") != "0":  # 0: moto's own whole-table Query, for comparison
+        from local.moto_index import install as install_index
+        install_index()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request, to a discarded stderr
     # The chunk task's updates are served by this very process, one at a time under its interpreter lock:
     # parallel writers would only take turns (measured: slower), unlike against DynamoDB.

@@ -1,10 +1,21 @@
-"""The embedded stack behind `make run`: the whole service in one process, AWS emulated by moto.
+"""The embedded stack behind `make run`: the whole service on this machine, AWS emulated by moto.
 
-Start-up order: moto on a loopback port -> tables created from the models and queues from
-`chalicelib.queues` (the same definitions as the deploy template) -> the last snapshot restored ->
-built-in errors and the `default` workspace -> the admin token -> the Chalice app served on
-127.0.0.1:PORT. The emulated state is snapshotted to the data folder every JOBS_SNAPSHOT_SECONDS
-(default 60) and on shutdown, so a crash loses at most that much.
+Start-up order: moto in its own process on a loopback port -> tables created from the models and queues
+from `chalicelib.queues` (the same definitions as the deploy template) -> the stored state restored (the
+last good snapshot, then the journal written after it: see local/engine.py) -> built-in errors and the
+`default` workspace -> the admin token -> the Chalice app served on 127.0.0.1:PORT -> the worker process.
+
+Durability: the moto process journals every write before answering it (fsync, group commit) and takes
+the snapshots itself (local/engine.py), so an acknowledged write survives Ctrl-C, SIGTERM, kill -9 of any
+process and a power cut. It ignores SIGINT/SIGTERM: whichever process is signalled first, the stack stops
+the API and the workers, asks for a last snapshot, then closes moto's standard input, which ends it; it
+dies with the stack in any case (parent-death signal). JOBS_JOURNAL=0 turns the journal off (the former
+behaviour: a snapshot every JOBS_SNAPSHOT_SECONDS taken over HTTP, and at stop; a crash loses what came
+after the last one), for comparison.
+
+Supervision: a child that dies is noticed within a second or two. The worker process is restarted (its
+start ends the executions it left RUNNING as node-lost, which retries them, after killing whatever is
+left of their processes); the stack stops loudly when moto dies or the worker keeps dying.
 """
 from __future__ import annotations
 
@@ -48,6 +59,10 @@ class LocalStack:
         self._moto = None
         self._http = None
         self._workers = None
+        self.engine = ((os.environ.get("JOBS_MOTO") or "process") == "process"
+                       and os.environ.get("JOBS_JOURNAL", "1") != "0")
+        self._exit_code = 0
+        self._worker_restarts: list[float] = []
 
     # -- start ------------------------------------------------------------------------------------
     def configure_environment(self) -> None:
@@ -76,7 +91,9 @@ class LocalStack:
             self._moto.start()
             route_bulk_chunk()
         else:
-            self._moto = _MotoProcess(self.moto_port)
+            self._moto = _MotoProcess(self.moto_port, self.data_dir if self.engine else None)
+            print(f"emulator: moto pid {self._moto.process.pid} on {self.endpoint}"
+                  + (f", journal in {self.data_dir / 'journal'}" if self.engine else ", no journal"), flush=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         requests.post(f"{self.endpoint}/moto-api/config", timeout=10, json={
             "stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
@@ -96,9 +113,12 @@ class LocalStack:
         create_log_group(session.client("logs", endpoint_url=self.endpoint), "local-")
         create_state_machine(session.client("stepfunctions", endpoint_url=self.endpoint), "local-",
                              os.environ["AWS_DEFAULT_REGION"])
-        stats = restore_snapshot(session, self.endpoint, self.data_dir)
-        if stats is not None:
-            print(f"restored snapshot: {stats}", flush=True)
+        if self.engine:
+            self._restore_engine()
+        else:
+            stats = restore_snapshot(session, self.endpoint, self.data_dir)
+            if stats is not None:
+                print(f"restored snapshot: {stats}", flush=True)
         workspace = self.data_dir / "workspaces" / "default"
         workspace.mkdir(parents=True, exist_ok=True)
         prepare_store(str(workspace.resolve()))
@@ -109,6 +129,25 @@ class LocalStack:
             from local.demo import load_demo
             print(load_demo(), flush=True)
         self.admin_token = self._write_admin_token()
+
+    def _restore_engine(self) -> None:
+        import requests
+        response = requests.post(f"{self.endpoint}/_local/restore", timeout=3600)
+        answer = response.json()
+        if response.status_code != 200:
+            raise RuntimeError(f"restoring the stored state failed: {answer.get('error')}\n{answer.get('trace', '')}")
+        for rejected in answer["rejected"]:
+            print(f"SNAPSHOT REJECTED: {rejected}; using the previous one", flush=True)
+        for torn in answer["torn"]:
+            print(f"journal: dropped a torn record (a write cut by a crash, never acknowledged): {torn}", flush=True)
+        loaded = answer.get("loaded")
+        if answer["snapshot"]:
+            print(f"restored snapshot {answer['snapshot']}: {loaded['tables']} tables / {loaded['items']} items, "
+                  f"{loaded['log_events']} log events, {loaded['objects']} objects", flush=True)
+        if answer["snapshot"] or answer["replayed"]:
+            errors = f" ({answer['replay_errors']} answered an error)" if answer["replay_errors"] else ""
+            print(f"replayed {answer['replayed']} journal records from {answer['segments']} segments{errors}; "
+                  f"restored in {answer['seconds']:.2f}s", flush=True)
 
     def _write_admin_token(self) -> str:
         import json
@@ -134,12 +173,19 @@ class LocalStack:
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
 
     # -- snapshots --------------------------------------------------------------------------------
-    def snapshot(self) -> None:
+    def snapshot(self, force: bool = False) -> dict | None:
         import boto3
 
         from local.snapshot import save_snapshot
+        if self.engine:
+            import requests
+            response = requests.post(f"{self.endpoint}/_local/snapshot" + ("?force=1" if force else ""), timeout=3600)
+            if response.status_code != 200:
+                raise RuntimeError(response.json().get("error"))
+            return response.json()
         with self._snapshot_lock:
             save_snapshot(boto3.session.Session(), self.endpoint, self.data_dir)
+        return None
 
     def _snapshot_loop(self) -> None:
         """Every JOBS_SNAPSHOT_SECONDS, or longer when the store is large: a snapshot reads every item through
@@ -160,6 +206,48 @@ class LocalStack:
         apart from the API in a deployment: the two do not compete for one interpreter lock."""
         self._workers = _WorkerProcess(self.data_dir)
 
+    # -- supervision ------------------------------------------------------------------------------
+    def supervise(self) -> None:
+        """Called every second from the main thread (children started here die with it)."""
+        if self._moto is not None and not isinstance(self._moto, _MotoProcess):
+            return
+        if self._moto is not None and self._moto.process.poll() is not None:
+            if self._stop.wait(1.5):
+                return  # a stop is under way: the signal reached moto's group too
+            code = self._moto.process.returncode
+            print(f"STOPPING: the AWS emulator (moto, pid {self._moto.process.pid}) died (exit code {code}). "
+                  + ("Every acknowledged write is in the journal: `make run` starts again from it."
+                     if self.engine else "Changes since the last snapshot are lost (JOBS_JOURNAL=0)."),
+                  file=sys.stderr, flush=True)
+            self._moto = None
+            self._exit_code = 3
+            self._stop.set()
+            return
+        if self._workers is not None and self._workers.process.poll() is not None:
+            if self._stop.wait(1.5):
+                return
+            code, pid = self._workers.process.returncode, self._workers.process.pid
+            from local.workers import kill_marked
+            killed = kill_marked(worker_mark(self.data_dir))
+            now = time.monotonic()
+            self._worker_restarts = [t for t in self._worker_restarts if now - t < 60] + [now]
+            if len(self._worker_restarts) > 5:
+                print(f"STOPPING: the worker process died 6 times within a minute (last: pid {pid}, exit code "
+                      f"{code}); see the messages above.", file=sys.stderr, flush=True)
+                self._workers = None
+                self._exit_code = 4
+                self._stop.set()
+                return
+            print(f"the worker process (pid {pid}) died (exit code {code}); {killed} leftover job processes "
+                  "killed; restarting it: the executions it ran end node-lost and are retried", flush=True)
+            try:
+                self.start_workers()
+            except Exception as error:  # noqa: BLE001
+                print(f"STOPPING: the worker process could not be restarted: {error}", file=sys.stderr, flush=True)
+                self._workers = None
+                self._exit_code = 4
+                self._stop.set()
+
     # -- run --------------------------------------------------------------------------------------
     def run(self, demo: bool) -> int:
         self.configure_environment()
@@ -167,15 +255,16 @@ class LocalStack:
         self.prepare(demo)
         self.serve()
         self.start_workers()
-        threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
+        if not self.engine:  # with the journal, the moto process takes the snapshots itself
+            threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
         print(f"Job service running at http://127.0.0.1:{self.port}/  (docs: http://127.0.0.1:{self.port}/docs)",
               flush=True)
         print(f"data: {self.data_dir}", flush=True)
         print(f"token: {self.admin_token}", flush=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: self._stop.set())
-        while not self._stop.is_set():
-            self._stop.wait(1)
+        while not self._stop.wait(1):
+            self.supervise()
         return self.shutdown()
 
     def shutdown(self) -> int:
@@ -185,13 +274,18 @@ class LocalStack:
         if self._workers is not None:
             self._workers.stop()
             self._workers = None
-        code = 0
-        try:
-            self.snapshot()
-        except Exception:  # noqa: BLE001
-            log.exception("final snapshot failed")
-            code = 1
+        code = self._exit_code
         if self._moto is not None:
+            try:
+                taken = self.snapshot()
+                if taken:
+                    print(f"last snapshot: {taken}", flush=True)
+            except Exception:  # noqa: BLE001
+                log.exception("final snapshot failed")
+                if self.engine:
+                    print("the last snapshot failed; nothing is lost: the journal holds every acknowledged write",
+                          flush=True)
+                code = code or 1
             self._moto.stop()
         print("stopped", flush=True)
         return code
@@ -203,13 +297,14 @@ class _WorkerProcess:
 
     def __init__(self, data_dir: Path) -> None:
         import subprocess
-        env = {**os.environ, "JOBS_DATA_DIR": str(data_dir)}
+        env = {**os.environ, "JOBS_DATA_DIR": str(data_dir), "JOBS_WORKER_MARK": worker_mark(data_dir)}
         self.process = subprocess.Popen([sys.executable, "-m", "local.workers"], env=env, stdout=subprocess.PIPE,
                                         text=True, preexec_fn=die_with_parent)
         line = self.process.stdout.readline()
         if not line.startswith("workers ready"):
             self.process.kill()
             raise RuntimeError(f"the worker process did not start: {line!r}")
+        print(f"{line.strip()} (worker process pid {self.process.pid})", flush=True)
         threading.Thread(target=self._relay, daemon=True).start()
 
     def _relay(self) -> None:
@@ -229,28 +324,45 @@ def stop_process(process, grace_seconds: float) -> None:
         process.kill()
 
 
-def die_with_parent() -> None:
-    """In the child, before exec: ask Linux for SIGTERM when the parent dies (a kill -9 of the stack
-    must not leave a worker running jobs against a moto that is gone)."""
+def worker_mark(data_dir: Path) -> str:
+    """Marks the worker's environment, which its job processes inherit (see local/workers.py): what is
+    left of them after a crash is found by it and killed."""
+    import hashlib
+    return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """In the child, before exec: ask Linux for `sig` when the parent dies (a kill -9 of the stack
+    must not leave a worker running jobs against a moto that is gone). The signal comes when the
+    thread that started the child ends: the stack starts its children from its main thread."""
     try:
         import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
 
+def die_with_parent_killed() -> None:
+    die_with_parent(signal.SIGKILL)
+
+
 class _MotoProcess:
     """`python -m local.moto_server` (moto's server, with the bulk chunk Lambda routed to our handler) on a
-    loopback port, stopped with the stack."""
+    loopback port, stopped with the stack. With a data folder, it journals and snapshots (local/engine.py),
+    ignores SIGINT/SIGTERM and ends when its standard input closes."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, data_dir: Path | None = None) -> None:
         import subprocess
 
         import requests
         env = {**os.environ, "MOTO_PORT": str(port)}
+        env.pop("JOBS_ENGINE_DIR", None)
+        if data_dir is not None:
+            env["JOBS_ENGINE_DIR"] = str(data_dir)
         self.process = subprocess.Popen([sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-                                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        preexec_fn=die_with_parent)
+                                        env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=None if data_dir is not None else subprocess.DEVNULL,
+                                        preexec_fn=die_with_parent_killed if data_dir is not None else die_with_parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -264,6 +376,12 @@ class _MotoProcess:
         raise RuntimeError("moto server did not start in 30 s")
 
     def stop(self) -> None:
+        """Close its standard input (it syncs the journal and exits), SIGTERM for a moto without journal,
+        SIGKILL after 10 s."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
         stop_process(self.process, grace_seconds=10)
 
 

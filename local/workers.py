@@ -3,7 +3,10 @@ Lambda's event-source mapping for the dispatch queue (honouring partial batch fa
 that fires the scheduled sweep, and heartbeats.
 
 Executions left RUNNING by a previous run of this node (a crash or kill) cannot still be running:
-at start they end with `node-lost`, which retries them when they have tries left.
+at start, whatever is left of their processes is killed (`kill_marked`: every process carrying this data
+folder's JOBS_WORKER_MARK, which the runner passes on to the commands it starts, and its whole session),
+then they end with `node-lost`, which retries them when they have tries left. So a command never runs
+twice at once.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import logging
 import os
 import shutil
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -48,6 +52,45 @@ def _resources(work_root: Path) -> dict:
             "disk": float(shutil.disk_usage(work_root).free // (1024 * 1024)), "gpus": 0.0}
 
 
+def kill_marked(mark: str | None, spare: tuple[int, ...] = ()) -> int:
+    """SIGKILL every process of this user whose environment holds JOBS_WORKER_MARK=`mark` (the commands a
+    worker of this data folder started, and their descendants), with every process of their sessions (a
+    command runs as its own session). `spare` (and this process) are left alone. Returns how many died."""
+    import signal
+    if not mark or not os.path.isdir("/proc"):
+        return 0
+    needle = f"JOBS_WORKER_MARK={mark}".encode()
+    spared = {os.getpid(), *spare}
+    uid = os.getuid()
+    marked, sessions = set(), set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in spared:
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle not in environ.read().split(b"\0"):
+                    continue
+            marked.add(int(entry))
+            sessions.add(os.getsid(int(entry)))
+        except OSError:
+            continue
+    killed = 0
+    for session in sessions - spared - {os.getsid(0)}:
+        try:
+            os.killpg(session, signal.SIGKILL)  # a command's session leader is its group leader too
+        except OSError:
+            pass
+    for pid in marked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except OSError:
+            pass
+    return killed
+
+
 class LocalWorkers:
     def __init__(self, data_dir: Path, endpoint: str, stop: threading.Event, slots: int | None = None,
                  sweep_seconds: float = 15.0, heartbeat_seconds: float = 10.0) -> None:
@@ -65,9 +108,17 @@ class LocalWorkers:
         from chalicelib import clock
         from chalicelib.execution_logs import CloudWatchLogSink
         from chalicelib.models import nodes
+        from chalicelib.runners import local as local_runner
         from chalicelib.runners.local import LocalRunner
         from chalicelib.wiring import Runtime, set_runtime
         self.work_root.mkdir(parents=True, exist_ok=True)
+        mark = os.environ.get("JOBS_WORKER_MARK")
+        if mark:
+            killed = kill_marked(mark)
+            if killed:
+                print(f"killed {killed} processes left by the last run's jobs", file=sys.stderr, flush=True)
+            if "JOBS_WORKER_MARK" not in local_runner.PASSED_ENV:  # the commands carry the mark
+                local_runner.PASSED_ENV = (*local_runner.PASSED_ENV, "JOBS_WORKER_MARK")
         resources = _resources(self.work_root)
         self.node = nodes.register(socket.gethostname(), resources, self.slots, clock.now())
         self._end_orphans()
@@ -153,9 +204,11 @@ def _sqs_record(message: dict, url: str) -> dict:
 
 def main() -> int:
     """The worker process the local stack starts: its environment points at the stack's moto."""
+    import faulthandler
     import signal
 
     from chalicelib.wiring import install
+    faulthandler.register(signal.SIGUSR1)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
     install()
     stop = threading.Event()

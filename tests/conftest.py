@@ -42,9 +42,11 @@ def fresh_aws(workspace: Path):
 
     # Step Functions executions really run (in a background thread), their Lambda tasks routed to our
     # handlers in this process (local/lambdas.py). DynamoDB answers as the local stack's moto does
-    # (local/moto_speedups.py).
+    # (local/moto_speedups.py, local/moto_index.py).
+    from local.moto_index import install as install_index
     from local.moto_speedups import install
     install()
+    install_index()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
         import boto3
 

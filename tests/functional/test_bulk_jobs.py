@@ -30,7 +30,7 @@ def wait_for(api, location: str, timeout: float = 30.0) -> dict:
 def run(api, kind: str, body: dict) -> dict:
     response = api.post(f"/v6/jobs/{kind}/", body)
     assert response.status_code == 202, response.body
-    assert response.json_body["state"] in ("RUNNING", "SUCCEEDED")  # the execution may already be done
+    assert response.json_body["state"] in ("RUNNING", "SUCCEEDED", "FAILED")  # the execution may already be done
     return wait_for(api, response.headers["Location"])
 
 

@@ -1,0 +1,222 @@
+"""The embedded stack as a local engine at 2,000 / 20,000 / 100,000 jobs: restart time, journal and snapshot
+size, list and history latency (one client, then 20 concurrent clients), and running-jobs throughput.
+
+For each size: a stack in this process (moto in its own process, journaling) is seeded with the jobs of
+bench/list_jobs.py (a 1,200-job "core" - one job type, batch and recipe, half RUNNING - plus filler that
+matches none of its filters), so the measured requests have the same matches at every size. Then:
+
+- restart from the journal alone: moto is killed (no snapshot was taken: JOBS_JOURNAL_MAX_RECORDS and
+  JOBS_SNAPSHOT_SECONDS set high), and `python -m local.stack` is started on the folder, timed from exec to
+  its `token:` line (everything restored, API serving);
+- that stack is stopped with SIGINT (last snapshot), and started again: restart from a snapshot;
+- against it, over HTTP: filtered list pages (20 times) and an indexed history search (10 times), p50 / p95,
+  then 20 client threads each sending 4 list or search requests (requests/s, errors);
+- 100 jobs running `true` submitted at once, throughput from the first POST to the last COMPLETED.
+
+Run: `.venv/bin/python -m bench.local_engine` (BENCH_ENGINE_SIZES=2000,20000,100000). The machine is shared.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+from bench.common import REPO, publish
+
+TOKEN = "bench"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SIZES = [int(s) for s in os.environ.get("BENCH_ENGINE_SIZES", "2000,20000,100000").split(",")]
+RUN_JOBS = int(os.environ.get("BENCH_ENGINE_RUN_JOBS", "100"))
+LIST_REPEATS, SEARCH_REPEATS, PER_CLIENT = 20, 10, 4
+
+
+def seed_in_process(data_dir: Path, total: int) -> tuple[dict, float]:
+    from bench.list_jobs import seed
+    from chalicelib import aws, workflows
+    from chalicelib.models.catalog import forget_cached
+    from chalicelib.models.files import forget_cached as forget_workspaces
+    from chalicelib.models.ids import forget_reserved_ids
+    from chalicelib.queues import reset_queue_urls
+    from local.stack import LocalStack, free_port
+    for forget in (aws.reset_clients, forget_cached, forget_workspaces, forget_reserved_ids, reset_queue_urls,
+                   workflows.forget_arns):  # a previous size's store is gone
+        forget()
+    os.environ.update({"JOBS_JOURNAL_MAX_RECORDS": "100000000", "JOBS_SNAPSHOT_SECONDS": "100000"})
+    stack = LocalStack(data_dir=data_dir, port=free_port(), admin_token=TOKEN, snapshot_seconds=100000)
+    stack.configure_environment()
+    stack.start_moto()
+    stack.prepare(demo=False)
+    started = time.perf_counter()
+    keys = seed(total)
+    seconds = time.perf_counter() - started
+    stack._moto.process.kill()  # a crash: the journal holds everything, no snapshot exists
+    stack._moto.process.wait()
+    for name in ("JOBS_JOURNAL_MAX_RECORDS", "JOBS_SNAPSHOT_SECONDS"):
+        os.environ.pop(name)
+    return keys, seconds
+
+
+class Subprocess:
+    def __init__(self, data_dir: Path) -> None:
+        from local.stack import free_port
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_"))}
+        env.update({"PORT": str(self.port), "JOBS_DATA_DIR": str(data_dir), "JOBS_ADMIN_TOKEN": TOKEN,
+                    "PYTHONUNBUFFERED": "1"})
+        started = time.perf_counter()
+        self.process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env, text=True,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.output = []
+        for line in self.process.stdout:
+            self.output.append(line)
+            if line.startswith("token: "):
+                break
+        else:
+            raise RuntimeError("stack did not start:\n" + "".join(self.output))
+        self.start_seconds = time.perf_counter() - started
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> str:
+        os.killpg(self.process.pid, signal.SIGINT)  # Ctrl-C
+        rest, _ = self.process.communicate(timeout=1800)
+        return rest
+
+
+def timed(session: requests.Session, url: str) -> float:
+    started = time.perf_counter()
+    response = session.get(url, headers=AUTH, timeout=120)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, (response.status_code, response.text[:300])
+    return elapsed * 1000
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
+
+
+def query_figures(base: str, keys: dict) -> dict:
+    lists = [f"/v6/jobs/?page_size=100&status=RUNNING&job_type_id={keys['type']}&order=-last_modified",
+             f"/v6/jobs/?page_size=100&batch_id={keys['batch']}",
+             "/v6/jobs/?page_size=100&status=RUNNING"]
+    search = "/v1/jobs/history?limit=20&q=" + quote('algorithmName=="Core"')
+    session = requests.Session()
+    timed(session, base + lists[0])  # first use: imports, index structures built
+    timed(session, base + search)
+    list_ms = [timed(session, base + lists[i % len(lists)]) for i in range(LIST_REPEATS)]
+    search_ms = [timed(session, base + search) for _ in range(SEARCH_REPEATS)]
+    errors, latencies = [], []
+
+    def client(n: int) -> None:
+        own = requests.Session()
+        for i in range(PER_CLIENT):
+            url = base + (search if (n + i) % 2 else lists[(n + i) % len(lists)])
+            try:
+                latencies.append(timed(own, url))
+            except Exception as error:  # noqa: BLE001 - counted
+                errors.append(repr(error)[:200])
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(client, range(20)))
+    wall = time.perf_counter() - started
+    return {"list_p50": statistics.median(list_ms), "list_p95": percentile(list_ms, 0.95),
+            "search_p50": statistics.median(search_ms), "search_p95": percentile(search_ms, 0.95),
+            "rps": (len(latencies) + len(errors)) / wall, "errors": len(errors),
+            "concurrent_p50": statistics.median(latencies) if latencies else 0.0}
+
+
+def throughput(base: str) -> float:
+    from local.sample_data import manifest
+    created = requests.post(f"{base}/v6/job-types/", headers=AUTH, json={
+        "docker_image": "true:1", "manifest": manifest("noop", command="true"),
+        "configuration": {"output_workspaces": {"default": "default"}, "settings": {"API_KEY": "k", "MODE": "m"}}})
+    assert created.status_code == 201, created.text
+    job_type = created.json()["id"]
+    import base64
+    upload = requests.post(f"{base}/v6/files/", headers=AUTH, json={
+        "workspace": "default", "file_name": "in.txt", "content_base64": base64.b64encode(b"x").decode()}).json()
+    started = time.perf_counter()
+    session = requests.Session()
+    for _ in range(RUN_JOBS):
+        response = session.post(f"{base}/v6/jobs/", headers=AUTH, json={
+            "job_type_id": job_type, "input": {"files": {"INPUT_FILE": [upload["id"]]}}})
+        assert response.status_code == 201, response.text
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        done = session.get(f"{base}/v6/jobs/?job_type_id={job_type}&status=COMPLETED&status=FAILED&page_size=1",
+                           headers=AUTH).json()["count"]
+        if done >= RUN_JOBS:
+            break
+        time.sleep(0.25)
+    return RUN_JOBS / (time.perf_counter() - started)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def run_size(total: int) -> dict:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"bench-engine-{total}-"))
+    keys, seed_seconds = seed_in_process(data_dir, total)
+    print(f"{total}: seeded in {seed_seconds:.1f}s", flush=True)
+    journal_bytes = folder_bytes(data_dir / "journal")
+    from_journal = Subprocess(data_dir)
+    replayed = next((line.strip() for line in from_journal.output if line.startswith("replayed")), "")
+    print(f"{total}: restart from the journal alone {from_journal.start_seconds:.1f}s ({replayed})", flush=True)
+    from_journal.stop()
+    snapshot_bytes = folder_bytes(data_dir / "snapshot")
+    stack = Subprocess(data_dir)
+    print(f"{total}: restart from the snapshot {stack.start_seconds:.1f}s", flush=True)
+    try:
+        figures = query_figures(stack.base, keys)
+        print(f"{total}: {figures}", flush=True)
+        figures["jobs_per_second"] = throughput(stack.base)
+        print(f"{total}: {figures['jobs_per_second']:.1f} jobs/s", flush=True)
+    finally:
+        stack.stop()
+    return {"size": total, "seed_seconds": seed_seconds, "journal_bytes": journal_bytes,
+            "journal_restart": from_journal.start_seconds, "replayed": replayed,
+            "snapshot_bytes": snapshot_bytes, "snapshot_restart": stack.start_seconds, **figures}
+
+
+def report(rows: list[dict]) -> str:
+    mb = 1024 * 1024
+    lines = [
+        f"The embedded stack (`python -m local.stack`, journal on, {os.cpu_count()} cores shared with other "
+        "engineers' test runs: figures are noisy). Jobs as in bench/list_jobs.py (1,200 core jobs + filler).",
+        "",
+        "| jobs | restart, journal only | journal on disk | restart, snapshot | snapshot on disk | list page p50 / p95 "
+        "| history search p50 / p95 | 20 clients: req/s, errors, p50 | running jobs |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['size']:,} | {r['journal_restart']:.1f} s | {r['journal_bytes'] / mb:.1f} MB | "
+            f"{r['snapshot_restart']:.1f} s | {r['snapshot_bytes'] / mb:.1f} MB | {r['list_p50']:.0f} / "
+            f"{r['list_p95']:.0f} ms | {r['search_p50']:.0f} / {r['search_p95']:.0f} ms | {r['rps']:.1f}, "
+            f"{r['errors']}, {r['concurrent_p50']:.0f} ms | {r['jobs_per_second']:.1f} jobs/s |")
+    lines += ["", "Restart is from exec of `python -m local.stack` to its `token:` line (state restored, API and "
+              "workers up). *Journal only*: moto was killed after seeding, before any snapshot, so every write "
+              "is replayed (" + "; ".join(f"{r['size']:,}: {r['replayed']}" for r in rows) + "). List pages: "
+              "`status=RUNNING&job_type_id=core&order=-last_modified`, `batch_id=core`, `status=RUNNING` "
+              "(page_size=100, the count included); search: `algorithmName==\"Core\"` (limit 20). Running jobs: "
+              f"{RUN_JOBS} jobs running `true`, first POST to last end."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    sys.path.insert(0, str(REPO))
+    rows = [run_size(total) for total in SIZES]
+    publish(report(rows), "local_engine")
+
+
+if __name__ == "__main__":
+    main()
