@@ -8,8 +8,9 @@ import pytest
 
 from chalicelib import clock, wiring
 from chalicelib.config import reset_settings
-from chalicelib.models import nodes
+from chalicelib.models import executions, nodes
 from chalicelib.services.dispatch import fill_slots
+from chalicelib.timeutil import iso
 from local import sample_data as sd
 from local import seed_store
 
@@ -162,3 +163,31 @@ def test_the_consoles_request_sequences(api):
     assert executions[0]["job_exit_code"] == 1
     assert api.get(f"/v6/jobs/{job.id}/input_files/").status_code == 200
     assert api.get(f"/v6/files/?job_id={job.id}").json_body["count"] == 0
+
+
+def test_job_types_without_an_icon_show_the_consoles_default_icon(api):
+    # Given a job type registered without an icon code, and one with its own
+    sd.job_type("plain")
+    sd.job_type("iconic", icon_code="f013")
+    # When the console lists job types
+    rows = api.get("/v6/job-types/?page=1&page_size=1000&is_active=true").json_body["results"]
+    # Then none shows a null icon code ("&#xnull;" over the name): the default is the console's own fallback
+    assert {row["name"]: row["icon_code"] for row in rows} == {"plain": "f1b2", "iconic": "f013"}
+
+
+def test_job_details_carry_the_timeout_and_executions_their_last_change(api):
+    # Given a failed job whose execution was last changed two hours ago
+    now = clock.now()
+    jt = sd.job_type("timed")
+    node = seed_store.create_node("n-timed", now)
+    (job,) = sd.store([sd.build_job(sd.new_ids(1)[0], jt, "FAILED", now, node=node, error="timeout")])
+    sd.execution(job, 1, "FAILED", now - timedelta(hours=2), node=node, error="timeout", exit_code=1)
+    # When the console reads the job and its executions
+    details = api.get(f"/v6/jobs/{job.id}/").json_body
+    listed = api.get(f"/v6/jobs/{job.id}/executions/").json_body["results"]
+    # Then the overview has the manifest's timeout (seconds) and the execution says when it last changed
+    assert details["timeout"] == 60
+    stored = executions.get_execution(job.id, 1)
+    assert details["execution"]["last_modified"] == iso(stored.last_modified)
+    assert listed[0]["last_modified"] == iso(stored.last_modified)
+    assert stored.last_modified < now - timedelta(minutes=90)
