@@ -13,6 +13,7 @@ from chalicelib.models import jobs as job_store
 from chalicelib.openapi import VERSION
 from chalicelib.params import Body, QueryParams, check_range, optional_time
 from chalicelib.timeutil import iso
+from chalicelib.views.console import queue_row, running_row
 from chalicelib.views.job_types import job_type_base
 
 SCHEDULER = settings.SCHEDULER
@@ -105,3 +106,23 @@ def job_type_status(params: QueryParams) -> list[dict]:
              "category": "FINAL" if status in FINAL_STATUSES else None}
             for status, count in sorted(by_status.items())]})
     return sorted(rows, key=lambda r: (r["job_type"] or {}).get("name") or "")
+
+
+def running_job_types() -> list[dict]:
+    """Per job type with RUNNING jobs: how many and since when the longest one runs; most jobs first (then
+    by name). One walk of the RUNNING partition of `by-status` (its size is bounded by the worker slots)."""
+    groups = job_store.summarize_status("RUNNING")
+    job_types = catalog.get_job_types({group.job_type_id for group in groups})
+    rows = [running_row(group, job_types.get(group.job_type_id)) for group in groups]
+    return sorted(rows, key=lambda row: (-row["count"], row["job_type"].get("name") or "", row["job_type"]["id"]))
+
+
+def queue_status() -> list[dict]:
+    """Per job type with QUEUED jobs: how many, the longest waiting one and the highest priority; ordered as
+    they are dispatched (highest priority first, then longest queued). One walk of the QUEUED partition of
+    `by-status`: its cost grows with the queue (about 1,000 jobs a round trip)."""
+    groups = job_store.summarize_status("QUEUED")
+    job_types = catalog.get_job_types({group.job_type_id for group in groups})
+    rows = [queue_row(group, job_types.get(group.job_type_id)) for group in groups]
+    return sorted(rows, key=lambda row: (row["highest_priority"], row["longest_queued"] or "",
+                                         row["job_type"]["id"]))

@@ -191,3 +191,62 @@ def test_job_details_carry_the_timeout_and_executions_their_last_change(api):
     assert details["execution"]["last_modified"] == iso(stored.last_modified)
     assert listed[0]["last_modified"] == iso(stored.last_modified)
     assert stored.last_modified < now - timedelta(minutes=90)
+
+
+def test_running_jobs_page_counts_running_jobs_per_job_type(api):
+    # Given two job types with running jobs started at different times, and jobs in other statuses
+    now = clock.now()
+    busy, idle = sd.job_type("busy-type"), sd.job_type("idle-type")
+    node = seed_store.create_node("n-run", now)
+    first, second, third = sd.new_ids(3)
+    rows = [sd.build_job(first, busy, "RUNNING", now, node=node), sd.build_job(second, busy, "RUNNING", now, node=node),
+            sd.build_job(third, idle, "RUNNING", now, node=node)]
+    rows[0][0].started = now - timedelta(hours=2)
+    sd.store(rows + [sd.build_job(i, idle, "QUEUED", now) for i in sd.new_ids(2)])
+    # When the Running Jobs page asks, as it does (page from its table, page_size possibly "null")
+    response = api.get("/v6/job-types/running/?page=1&page_size=null", headers=ORIGIN)
+    # Then it is a page of job types (not the versions of a job type named "running"), most jobs first
+    assert response.status_code == 200, response.body
+    body = response.json_body
+    assert body["count"] == 2 and body["next"] is None and body["previous"] is None
+    assert [(r["job_type"]["name"], r["count"]) for r in body["results"]] == [("busy-type", 2), ("idle-type", 1)]
+    assert body["results"][0]["longest_running"] == iso(rows[0][0].started)
+    assert body["results"][0]["job_type"]["icon_code"] == "f1b2"
+    # And it pages like every list
+    paged = api.get("/v6/job-types/running/?page=2&page_size=1").json_body
+    assert paged["count"] == 2 and [r["job_type"]["name"] for r in paged["results"]] == ["idle-type"]
+    assert api.get("/v6/job-types/running/?page=3&page_size=1").status_code == 404
+
+
+def test_queued_jobs_page_shows_count_longest_queued_and_highest_priority(api):
+    # Given queued jobs of two job types with different priorities and queue times
+    now = clock.now()
+    urgent, routine = sd.job_type("urgent-type"), sd.job_type("routine-type")
+    ids = sd.new_ids(4)
+    old = sd.build_job(ids[0], routine, "QUEUED", now, created=now - timedelta(hours=3), priority=200)
+    sd.store([old, sd.build_job(ids[1], routine, "QUEUED", now, priority=50),
+              sd.build_job(ids[2], urgent, "QUEUED", now, priority=5),
+              sd.build_job(ids[3], urgent, "RUNNING", now, priority=1)])
+    # When the Queued Jobs page asks
+    response = api.get("/v6/queue/status/", headers=ORIGIN)
+    # Then each job type with queued jobs shows its count, longest queued and highest priority, in dispatch order
+    assert response.status_code == 200, response.body
+    rows = response.json_body["results"]
+    assert [(r["job_type"]["name"], r["count"], r["highest_priority"]) for r in rows] == [
+        ("urgent-type", 1, 5), ("routine-type", 2, 50)]
+    assert rows[1]["longest_queued"] == iso(old[0].queued)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_queue_and_running_summaries_read_only_that_status_index_entries(api):
+    # Given 3 queued jobs among 5 others
+    from chalicelib.models import jobs as job_store
+    now = clock.now()
+    jt = sd.job_type("metered")
+    statuses = ["QUEUED"] * 3 + ["COMPLETED"] * 3 + ["FAILED"] * 2
+    sd.store([sd.build_job(i, jt, status, now) for i, status in zip(sd.new_ids(len(statuses)), statuses)])
+    # When the queue is summarized
+    meter = job_store.ReadMeter()
+    (group,) = job_store.summarize_status("QUEUED", meter)
+    # Then one round trip read the 3 queued jobs' index entries, nothing else
+    assert group.count == 3 and (meter.round_trips, meter.items_read) == (1, 3)
