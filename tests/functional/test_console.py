@@ -101,6 +101,7 @@ def test_pausing_the_scheduler_stops_dispatch_and_persists(api):
 
 
 def test_status_reports_node_resources_and_running_work(api):
+    # Given an active node running two jobs, and an offline node
     now = clock.now()
     node = nodes.register("big", {"cpus": 8.0, "mem": 16384.0, "disk": 100000.0, "gpus": 1.0}, 4, now)
     nodes.register("gone", {"cpus": 2.0, "mem": 1024.0, "disk": 10.0, "gpus": 0.0}, 1, now)
@@ -108,11 +109,20 @@ def test_status_reports_node_resources_and_running_work(api):
     nodes.heartbeat(node.id, now)                               # ... but "big" heartbeats again
     jt = sd.job_type("busy")
     sd.store([sd.build_job(i, jt, "RUNNING", now, node=node) for i in sd.new_ids(2)])
+    # When the shell polls the status
     status = api.get("/v6/status/").json_body
-    assert status["resources"]["cpus"] == {"total": 8.0, "running": 2.0, "unavailable": 2.0}
+    # Then totals are over every node, the offline node's share is unavailable and free is the active rest
+    assert status["resources"]["cpus"] == {"offered": 0.0, "total": 10.0, "running": 2.0, "free": 6.0,
+                                           "unavailable": 2.0}
     assert status["resources"]["mem"]["running"] == 512.0
-    assert {n["hostname"]: n["is_active"] for n in status["nodes"]} == {"big": True, "gone": False}
-    assert status["job_types"][0]["count"] == 2 and status["job_types"][0]["job_type"]["name"] == "busy"
+    # (the console's bar: running / (total - unavailable) = the share of the active capacity in use)
+    cpus = status["resources"]["cpus"]
+    assert cpus["running"] / (cpus["total"] - cpus["unavailable"]) == 0.25
+    assert {n["hostname"]: (n["is_active"], n["state"]["name"]) for n in status["nodes"]} == {
+        "big": (True, "READY"), "gone": (False, "OFFLINE")}
+    assert [jt_row["name"] for jt_row in status["job_types"]] == ["busy"]
+    big = next(n for n in status["nodes"] if n["hostname"] == "big")
+    assert big["job_executions"]["running"] == {"total": 2, "by_job_type": [{"job_type_id": jt.id, "count": 2}]}
 
 
 def test_job_type_status_counts_jobs_in_the_window(api):
@@ -250,3 +260,52 @@ def test_queue_and_running_summaries_read_only_that_status_index_entries(api):
     (group,) = job_store.summarize_status("QUEUED", meter)
     # Then one round trip read the 3 queued jobs' index entries, nothing else
     assert group.count == 3 and (meter.round_trips, meter.items_read) == (1, 3)
+
+
+def test_status_has_every_field_the_consoles_shell_nodes_and_system_pages_read(api):
+    # Given an active node where jobs completed and failed (one of each category) in the last hours, an
+    # offline node, and a job that failed on the node long ago
+    now = clock.now()
+    node = seed_store.create_node("worker-1", now)
+    nodes.register("worker-2", {"cpus": 1.0, "mem": 512.0, "disk": 10.0, "gpus": 0.0}, 1, now - timedelta(hours=1))
+    nodes.mark_stale_offline(now - timedelta(minutes=30), now)
+    nodes.heartbeat(node.id, now)
+    jt = sd.job_type("finisher")
+    ids = sd.new_ids(6)
+    sd.store([sd.build_job(ids[0], jt, "COMPLETED", now, node=node),
+              sd.build_job(ids[1], jt, "COMPLETED", now, node=node),
+              sd.build_job(ids[2], jt, "FAILED", now, node=node, error="timeout"),
+              sd.build_job(ids[3], jt, "FAILED", now, node=node, error="node-lost"),
+              sd.build_job(ids[4], jt, "RUNNING", now, node=node),
+              sd.build_job(ids[5], jt, "FAILED", now - timedelta(hours=5), node=node, error="timeout")])
+    # When the shell polls the status, as it does every 30 s
+    response = api.get("/v6/status/", headers=ORIGIN)
+    # Then every node has the fields the console reads (a missing one was the red toast every 30 s)
+    assert response.status_code == 200 and response.headers["Access-Control-Allow-Origin"] == "*"
+    status = response.json_body
+    for row in status["nodes"]:
+        assert isinstance(row["errors"], list) and isinstance(row["warnings"], list), row
+        assert {"name", "title", "description"} <= set(row["state"])
+        for kind in ("running", "completed"):
+            assert {"total", "by_job_type"} <= set(row["job_executions"][kind])
+        for kind in ("system", "algorithm", "data"):
+            assert {"total", "by_job_type"} <= set(row["job_executions"]["failed"][kind])
+        for name in ("cpus", "mem", "disk", "gpus"):
+            assert set(row["resources"][name]) == {"offered", "total", "running", "free", "unavailable"}
+    worker = next(n for n in status["nodes"] if n["hostname"] == "worker-1")
+    executions_there = worker["job_executions"]
+    assert executions_there["completed"]["total"] == 2 and executions_there["running"]["total"] == 1
+    failed = executions_there["failed"]
+    assert failed["total"] == 2  # the one five hours ago is outside the window
+    # (timeout is an ALGORITHM error, node-lost a SYSTEM one)
+    assert (failed["system"]["total"], failed["algorithm"]["total"], failed["data"]["total"]) == (1, 1, 0)
+    assert failed["system"]["by_job_type"] == [{"job_type_id": jt.id, "count": 1}]
+    offline = next(n for n in status["nodes"] if n["hostname"] == "worker-2")
+    assert offline["state"]["name"] == "OFFLINE" and offline["errors"][0]["title"] == "Node offline"
+    # And the status names the job types the nodes' counts refer to, the scheduler's state and the dependencies
+    assert {row["id"] for row in status["job_types"]} == {jt.id}
+    assert status["scheduler"]["state"]["name"] == "READY"
+    for dependency in status["dependencies"].values():
+        assert {"OK", "detail", "errors", "warnings"} <= set(dependency) and "msg" in dependency["detail"]
+    assert status["dependencies"]["nodes"]["OK"] is False
+    assert "worker-2" in status["dependencies"]["nodes"]["errors"][0]["NODES_OFFLINE"]
