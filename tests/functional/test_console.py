@@ -2,6 +2,7 @@
 and its request sequences replayed as it sends them."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -309,3 +310,28 @@ def test_status_has_every_field_the_consoles_shell_nodes_and_system_pages_read(a
         assert {"OK", "detail", "errors", "warnings"} <= set(dependency) and "msg" in dependency["detail"]
     assert status["dependencies"]["nodes"]["OK"] is False
     assert "worker-2" in status["dependencies"]["nodes"]["errors"][0]["NODES_OFFLINE"]
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/v6/nodes/"), ("GET", "/v6/recipes/3/"), ("POST", "/v6/batches/"),
+                                          ("GET", "/v7/jobs/"), ("DELETE", "/v6/jobs/1/executions/1/x/y/z/")])
+def test_unknown_routes_answer_a_json_404_with_cors(api, method, path):
+    # Given a route the service does not have (the console calls some), with or without credentials
+    for headers in ({"Authorization": "Bearer admin-token"}, {}):
+        # When it is called
+        response = api.client.http.request(method, path, headers={**headers, **ORIGIN},
+                                           body=b"{}" if method == "POST" else b"")
+        # Then it is a JSON 404 the browser may read, not the gateway's 403 about signatures
+        assert response.status_code == 404, response.body
+        assert response.headers["Content-Type"] == "application/json"
+        assert json.loads(response.body)["detail"] == f"No such endpoint: {method} {path}"
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_known_routes_are_still_matched_before_the_catch_all(api):
+    # Given a job type named like a job type, and the literal routes beside /v6/job-types/{name}/
+    sd.job_type("running-man")
+    # Then each answers as itself
+    assert api.get("/v6/job-types/running-man/").json_body["results"][0]["name"] == "running-man"
+    assert api.get("/v6/job-types/running/").json_body["count"] == 0
+    assert api.get("/v6/jobs/999/").json_body == {"detail": "Not found."}
+    assert api.get("/openapi.json").status_code == 200
