@@ -291,8 +291,11 @@ def _paths() -> dict[str, Any]:
                          "state survives restarts.", "operator", responses={"200": _json("The scheduler"),
                                                                            "415": ERROR})},
         "/v6/status/": {"get": _op(
-            "Cluster status", "Resources of the nodes (`resources.{cpus,mem,disk,gpus}.{total,running,unavailable}`), "
-            "the nodes and the job types running; 204 before any node registered.", "viewer",
+            "Cluster status", "The original's status object: `nodes` (each with `state`, `errors`, `warnings`, "
+            "`resources.{cpus,mem,disk,gpus}.{offered,total,running,free,unavailable}` and `job_executions` running/"
+            "completed/failed by category over the last 3 hours), top-level `resources` summed over every node "
+            "(offline nodes' capacity is `unavailable`; `free` = total - running on active nodes; `offered` 0), "
+            "`job_types`, `scheduler` with `state`, and `dependencies`; 204 before any node registered.", "viewer",
             responses={"200": _json("The status"), "204": {"description": "No node yet"}})},
         "/v6/job-types/status/": {"get": _op(
             "Job counts per job type", "For each job type with jobs last modified in the window (`started`, "

@@ -6,7 +6,7 @@ A request reaches the application only through a registered route, so catch-all 
 before `{`, so every real route is tried first. They are registered only where the application serves HTTP
 itself (the local stack's Chalice server, the test client): not in Lambda nor under the Chalice CLI (so
 `chalice package` deploys none of them). In AWS, API Gateway answers unknown paths before any function runs;
-the template's gateway responses give those the same body and CORS headers (docs/deploy.md).
+the template's gateway responses give those the same body and CORS headers (docs/console.md).
 """
 from __future__ import annotations
 
