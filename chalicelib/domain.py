@@ -333,6 +333,17 @@ class BulkOperationRecord:
     skipped: int = 0
 
 
+@dataclass(frozen=True, kw_only=True)
+class StatusGroup:
+    """The jobs now in one status, of one job type: how many, the earliest `started` and `queued` among them,
+    and the highest queue priority (the lowest number: lower numbers run first)."""
+
+    job_type_id: int
+    count: int
+    earliest_started: datetime | None = None
+    earliest_queued: datetime | None = None
+    highest_priority: int | None = None
+
 
 # --- what an execution's end records -------------------------------------------------------------------
 

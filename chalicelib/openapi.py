@@ -222,6 +222,17 @@ def _paths() -> dict[str, Any]:
                         "name the bad field. Unknown fields are refused.", "operator",
                         responses={"201": _json("Created"), "200": _json("New revision"),
                                    "409": ERROR, "415": ERROR}, body="JobTypeCreate")},
+        "/v6/job-types/running/": {"get": _op(
+            "Running jobs per job type", "For each job type with RUNNING jobs: `{job_type, count, "
+            "longest_running}` (`longest_running`: the earliest `started` among them). Most jobs first, then by "
+            "name. Read from the RUNNING partition of the jobs' status index (never a scan): its entries only.",
+            "viewer", PAGING, {"200": _json("A page of job types with running jobs", "Page")})},
+        "/v6/queue/status/": {"get": _op(
+            "Queued jobs per job type", "For each job type with QUEUED jobs: `{job_type, count, longest_queued, "
+            "highest_priority}` (the earliest `queued`; the lowest priority number, which runs first). In "
+            "dispatch order: highest priority first, then longest queued. Read from the QUEUED partition of the "
+            "jobs' status index (never a scan): its cost grows with the queue, about 1,000 jobs a round trip.",
+            "viewer", PAGING, {"200": _json("A page of job types with queued jobs", "Page")})},
         "/v6/job-types/{name}/": {"get": _op(
             "Versions of a job type", "Every version with this name.", "viewer",
             [_param("name", "string", "Job type name.", location="path")] + PAGING,
@@ -280,8 +291,11 @@ def _paths() -> dict[str, Any]:
                          "state survives restarts.", "operator", responses={"200": _json("The scheduler"),
                                                                            "415": ERROR})},
         "/v6/status/": {"get": _op(
-            "Cluster status", "Resources of the nodes (`resources.{cpus,mem,disk,gpus}.{total,running,unavailable}`), "
-            "the nodes and the job types running; 204 before any node registered.", "viewer",
+            "Cluster status", "The original's status object: `nodes` (each with `state`, `errors`, `warnings`, "
+            "`resources.{cpus,mem,disk,gpus}.{offered,total,running,free,unavailable}` and `job_executions` running/"
+            "completed/failed by category over the last 3 hours), top-level `resources` summed over every node "
+            "(offline nodes' capacity is `unavailable`; `free` = total - running on active nodes; `offered` 0), "
+            "`job_types`, `scheduler` with `state`, and `dependencies`; 204 before any node registered.", "viewer",
             responses={"200": _json("The status"), "204": {"description": "No node yet"}})},
         "/v6/job-types/status/": {"get": _op(
             "Job counts per job type", "For each job type with jobs last modified in the window (`started`, "

@@ -1,4 +1,9 @@
-"""The console shell's endpoints: `/v6/version/`, `/v6/scheduler/`, `/v6/status/`, `/v6/job-types/status/`."""
+"""The console shell's endpoints: `/v6/version/`, `/v6/scheduler/`, `/v6/status/`, `/v6/job-types/status/`,
+and its Running Jobs and Queued Jobs pages: `/v6/job-types/running/`, `/v6/queue/status/`.
+
+`/v6/job-types/running` and `/v6/job-types/status` are literal paths beside `/v6/job-types/{name}`: API Gateway
+matches a literal segment before a variable one, and so does Chalice locally (it tries routes sorted, and
+letters sort before `{`); `test_console` checks that neither reads as a job type name."""
 from __future__ import annotations
 
 from chalice import Blueprint, Response
@@ -35,3 +40,15 @@ def get_status() -> Response:
 def get_job_type_status() -> Response:
     request = blueprint.current_request
     return paginate(request, service.job_type_status(query_params(request)), lambda row: row)
+
+
+@api_route(blueprint, "/v6/job-types/running", "viewer")
+def get_running_job_types() -> Response:
+    request = blueprint.current_request
+    return paginate(request, service.running_job_types(), lambda row: row)
+
+
+@api_route(blueprint, "/v6/queue/status", "viewer")
+def get_queue_status() -> Response:
+    request = blueprint.current_request
+    return paginate(request, service.queue_status(), lambda row: row)

@@ -12,6 +12,10 @@
    ends just before the request time. That is what the operator saw, and it keeps the paging stable
    (every job this operation changes moves past the range, so it is never read twice).
 
+4. A handful of jobs named by id (`job_ids` only, at most CHUNK_SIZE of them) is applied in the request,
+   as that single chunk, before the 202: the console reloads the rows right after it. The operation is still
+   recorded (SUCCEEDED, the same counts) and no state machine runs. Larger operations stay asynchronous.
+
 Every per-job change states its precondition (the status and `num_exes` it was read with), so running a
 chunk twice, or a cancel racing a completion, leaves each job in one consistent state.
 """
@@ -300,6 +304,8 @@ def start(kind: str, body: dict, requested_by: str | None, project: str | None) 
     operation = bulk_store.create_operation(
         now, kind=kind, filter=request.normalised, job_filter=filter_to_json(request.job_filter),
         requested_by=requested_by, project=project, reason=request.reason, priority=request.priority)
+    if _applies_at_once(request) and _process_at_once(operation.id):
+        return operation_view(bulk_store.get_operation(operation.id, consistent=True) or operation)
     from chalicelib import workflows
     try:
         execution_arn = workflows.start_bulk_execution(operation.id)
@@ -309,6 +315,23 @@ def start(kind: str, body: dict, requested_by: str | None, project: str | None) 
     if execution_arn:
         bulk_store.set_execution(operation.id, execution_arn)
     return operation_view(bulk_store.get_operation(operation.id, consistent=True) or operation)
+
+
+def _applies_at_once(request: BulkRequest) -> bool:
+    """A handful of jobs named by id (at most one chunk, and no other filter): the console's cancel/requeue
+    of the rows it shows, which it reloads right after the 202."""
+    return set(request.normalised) == {"job_ids"} and len(set(request.job_filter.job_ids)) <= CHUNK_SIZE
+
+
+def _process_at_once(operation_id: int) -> bool:
+    """Run the operation's single chunk in this request: True when it finished (SUCCEEDED, counted as the state
+    machine would). A chunk failing part way (throttled) has counted what it changed; the state machine then
+    goes on from the start, and the jobs already changed have left the operation's range."""
+    try:
+        return bool(process_chunk(operation_id, None)["done"])
+    except Exception:  # noqa: BLE001 - the state machine, which retries with backoff, takes over
+        log.exception("bulk operation %s: the chunk in the request failed; starting the state machine", operation_id)
+        return False
 
 
 def process_chunk(operation_id: int, cursor: str | None) -> dict[str, Any]:

@@ -6,17 +6,19 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from chalicelib import clock
-from chalicelib.domain import FINAL_STATUSES
+from chalicelib.domain import FINAL_STATUSES, JobRecord
 from chalicelib.errors import InvalidInput
 from chalicelib.models import catalog, nodes, settings
 from chalicelib.models import jobs as job_store
 from chalicelib.openapi import VERSION
 from chalicelib.params import Body, QueryParams, check_range, optional_time
 from chalicelib.timeutil import iso
+from chalicelib.views.console import cluster_status, queue_row, running_row
 from chalicelib.views.job_types import job_type_base
 
 SCHEDULER = settings.SCHEDULER
-RESOURCES = ("cpus", "mem", "disk", "gpus")
+# Completed and failed executions per node are counted over this window (the console's dashboard window).
+STATUS_WINDOW = timedelta(hours=3)
 
 
 def version() -> dict:
@@ -46,42 +48,34 @@ def update_scheduler(body: dict) -> dict:
 
 
 def status() -> dict | None:
-    """Resources of the active nodes and what runs on them; None (204) before any node registered."""
+    """The nodes, their resources and their executions; None (204) before any node registered.
+
+    Reads: the nodes (a Scan of a table of a few items), the RUNNING partition of `by-status`, and the
+    COMPLETED and FAILED partitions for the last STATUS_WINDOW (the jobs whose latest execution ended then)."""
     all_nodes = nodes.all_nodes()
     if not all_nodes:
         return None
+    now = clock.now()
     running = list(job_store.jobs_in_status("RUNNING"))
-    executions_on: Counter = Counter(job.node_id for job in running)
-    job_types = catalog.get_job_types({job.job_type_id for job in running})
-    resources = {name: {"total": 0.0, "running": 0.0, "unavailable": 0.0} for name in RESOURCES}
-    node_rows = []
-    for node in all_nodes:
-        offered = node.resources or {}
-        for name in RESOURCES:
-            key = "total" if node.is_active else "unavailable"
-            resources[name][key] += float(offered.get(name, 0.0))
-        node_rows.append({"id": node.id, "hostname": node.hostname, "is_active": node.is_active,
-                          "state": {"name": "READY" if node.is_active else "OFFLINE"},
-                          "last_heartbeat": iso(node.last_heartbeat), "job_executions": {
-                              "running": {"total": executions_on.get(node.id, 0)}},
-                          "resources": offered, "slots": node.slots})
-    per_type: Counter = Counter(job.job_type_id for job in running)
+    ended = job_store.read_jobs(job_store.read_by("status", ("COMPLETED", "FAILED"), now - STATUS_WINDOW))
+    job_types = catalog.get_job_types({job.job_type_id for job in running + ended})
+    return cluster_status(now, scheduler(), all_nodes, running, ended, _needs(running), job_types)
+
+
+def _needs(running: list[JobRecord]) -> dict[int, dict[str, float]]:
+    """What each running job needs (its pinned revision's resources for its input size)."""
+    from chalicelib.seed import Manifest, job_resources
+    manifests: dict[tuple[int, int], Manifest | None] = {}
+    needs = {}
     for job in running:
-        revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
-        if revision is None:
-            continue
-        from chalicelib.seed import Manifest, job_resources
-        needed = job_resources(Manifest.from_validated(revision.manifest), job.input_file_size)
-        for name in RESOURCES:
-            resources[name]["running"] += float(needed.get(name, 0.0))
-    return {
-        "timestamp": iso(clock.now()),
-        "scheduler": scheduler(),
-        "resources": resources,
-        "nodes": node_rows,
-        "job_types": [{"job_type": job_type_base(job_types.get(type_id)), "count": count}
-                      for type_id, count in sorted(per_type.items())],
-    }
+        key = (job.job_type_id, job.job_type_revision_num)
+        if key not in manifests:
+            revision = catalog.get_revision(*key)
+            manifests[key] = Manifest.from_validated(revision.manifest) if revision else None
+        manifest = manifests[key]
+        if manifest is not None:
+            needs[job.id] = job_resources(manifest, job.input_file_size)
+    return needs
 
 
 def job_type_status(params: QueryParams) -> list[dict]:
@@ -105,3 +99,23 @@ def job_type_status(params: QueryParams) -> list[dict]:
              "category": "FINAL" if status in FINAL_STATUSES else None}
             for status, count in sorted(by_status.items())]})
     return sorted(rows, key=lambda r: (r["job_type"] or {}).get("name") or "")
+
+
+def running_job_types() -> list[dict]:
+    """Per job type with RUNNING jobs: how many and since when the longest one runs; most jobs first (then
+    by name). One walk of the RUNNING partition of `by-status` (its size is bounded by the worker slots)."""
+    groups = job_store.summarize_status("RUNNING")
+    job_types = catalog.get_job_types({group.job_type_id for group in groups})
+    rows = [running_row(group, job_types.get(group.job_type_id)) for group in groups]
+    return sorted(rows, key=lambda row: (-row["count"], row["job_type"].get("name") or "", row["job_type"]["id"]))
+
+
+def queue_status() -> list[dict]:
+    """Per job type with QUEUED jobs: how many, the longest waiting one and the highest priority; ordered as
+    they are dispatched (highest priority first, then longest queued). One walk of the QUEUED partition of
+    `by-status`: its cost grows with the queue (about 1,000 jobs a round trip)."""
+    groups = job_store.summarize_status("QUEUED")
+    job_types = catalog.get_job_types({group.job_type_id for group in groups})
+    rows = [queue_row(group, job_types.get(group.job_type_id)) for group in groups]
+    return sorted(rows, key=lambda row: (row["highest_priority"], row["longest_queued"] or "",
+                                         row["job_type"]["id"]))

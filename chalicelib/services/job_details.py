@@ -53,6 +53,7 @@ def get_job_details(job_id: int, consistent: bool = False) -> dict:
         input_data=data.input if data else {},
         output_data=data.output if data else None,
         configuration=configuration,
+        timeout=manifest.timeout if manifest else None,
     )
 
 

@@ -24,6 +24,7 @@ def execution_row(execution: ExecutionRecord, job_type: JobTypeRecord | None) ->
         "timeout": execution.timeout,
         "input_file_size": execution.input_file_size,
         "job_exit_code": execution.exit_code,
+        "last_modified": iso(execution.last_modified),
     }
 
 

@@ -7,6 +7,11 @@ from chalicelib.domain import JobRecord, JobTypeRecord, RevisionRecord
 from chalicelib.seed import Manifest, redact_secrets
 from chalicelib.timeutil import iso
 
+# The icon a job type without one is shown with: the original console's own fallback (its recipe graph draws
+# `f1b2`, Font Awesome's "cube", for a job type without an icon). Never null: the console prints
+# `&#x<icon_code>;` over the name, which reads "&#xnull;" for a null.
+DEFAULT_ICON_CODE = "f1b2"
+
 
 @overload
 def job_type_base(job_type: JobTypeRecord) -> dict[str, Any]: ...
@@ -25,7 +30,7 @@ def job_type_base(job_type: JobTypeRecord | None) -> dict[str, Any] | None:
         "is_system": job_type.is_system,
         "is_paused": job_type.is_paused,
         "is_published": job_type.is_published,
-        "icon_code": job_type.icon_code,
+        "icon_code": job_type.icon_code or DEFAULT_ICON_CODE,
         "unmet_resources": job_type.unmet_resources,
     }
 

@@ -54,7 +54,10 @@ def job_row(job: JobRecord, job_type: JobTypeRecord | None, superseded_job: dict
 
 def job_details(job: JobRecord, *, job_type: JobTypeRecord | None, job_type_rev: dict, superseded_job: dict | None,
                 superseded_by_job: dict | None, resources: dict, execution: dict | None,
-                input_data: dict, output_data: dict | None, configuration: dict) -> dict:
+                input_data: dict, output_data: dict | None, configuration: dict, timeout: int | None = None) -> dict:
+    """`configuration.priority` is the job's own priority, what it is queued and run with: a requeue with a
+    priority changes the job (in its one conditional write), not the configuration stored at creation.
+    `timeout` is the manifest's, in seconds (the console shows it in the overview)."""
     row = job_row(job, job_type, superseded_job)
     details = {
         "id": row["id"],
@@ -72,6 +75,7 @@ def job_details(job: JobRecord, *, job_type: JobTypeRecord | None, job_type_rev:
         "error": row["error"],
         "max_tries": job.max_tries,
         "num_exes": job.num_exes,
+        "timeout": timeout,
         "execution": execution,
         "input": {"files": input_data.get("files", {}), "json": input_data.get("json", {})},
         "input_file_size": job.input_file_size,
@@ -83,5 +87,5 @@ def job_details(job: JobRecord, *, job_type: JobTypeRecord | None, job_type_rev:
                 "source_task", "created", "queued", "started", "ended", "last_status_change", "superseded",
                 "last_modified"):
         details[key] = row[key]
-    details["configuration"] = configuration
+    details["configuration"] = {**configuration, "priority": job.priority}
     return details

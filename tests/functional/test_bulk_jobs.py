@@ -382,3 +382,46 @@ def test_an_operation_interrupted_by_a_restart_is_resumed_and_changes_each_job_o
     assert done["changed"] == len(queued)
     assert all(job_store.get_job(j.id).status == "CANCELED" for j in queued)
     assert resume_bulk_operations() == []  # nothing left to resume
+
+
+def test_a_cancel_naming_a_few_jobs_is_applied_before_the_202(api, world, monkeypatch):
+    # Given two cancellable jobs, and a state machine that must not be needed
+    from chalicelib import workflows
+    started: list[int] = []
+    monkeypatch.setattr(workflows, "start_bulk_execution", lambda operation_id: started.append(operation_id))
+    targets = [job for job in world.jobs if job.status in ("QUEUED", "RUNNING")][:2]
+    # When the console cancels them by id
+    response = api.post("/v6/jobs/cancel/", {"job_ids": [job.id for job in targets], "url": "http://console/"})
+    # Then the 202 comes after the change: its immediate reload shows them canceled
+    assert response.status_code == 202, response.body
+    assert response.json_body["state"] == "SUCCEEDED" and response.json_body["changed"] == 2
+    assert all(api.get(f"/v6/jobs/{job.id}/").json_body["status"] == "CANCELED" for job in targets)
+    # And the operation is recorded and readable with the counts an asynchronous one would have; no state machine ran
+    operation = api.get(response.headers["Location"].split("testserver", 1)[-1]).json_body
+    assert (operation["matched"], operation["changed"], operation["skipped"], operation["chunks"]) == (2, 2, 0, 1)
+    assert started == []
+
+
+def test_a_requeue_by_id_shows_its_priority_on_the_job_at_once(api, world):
+    # Given a failed job queued with priority 100
+    failed = next(job for job in world.jobs if job.status == "FAILED" and not job.is_superseded)
+    # When the console requeues it with priority 7 and reloads
+    response = api.post("/v6/jobs/requeue/", {"job_ids": [failed.id], "priority": 7})
+    details = api.get(f"/v6/jobs/{failed.id}/").json_body
+    # Then the job is queued again, and its configuration shows the priority it now runs with
+    assert response.status_code == 202 and response.json_body["state"] == "SUCCEEDED"
+    assert details["status"] == "QUEUED" and details["configuration"]["priority"] == 7
+
+
+def test_larger_or_filtered_operations_stay_asynchronous(api, world, monkeypatch):
+    # Given a state machine that records being started (and does not run)
+    from chalicelib import workflows
+    started: list[int] = []
+    monkeypatch.setattr(workflows, "start_bulk_execution", lambda operation_id: started.append(operation_id))
+    few = [job.id for job in world.jobs[:2]]
+    # When the ids exceed one chunk, or another filter comes with them
+    many = api.post("/v6/jobs/cancel/", {"job_ids": few + list(range(10**9, 10**9 + 99))})
+    filtered = api.post("/v6/jobs/cancel/", {"job_ids": few, "status": "QUEUED"})
+    # Then each is left to the state machine
+    assert [many.json_body["state"], filtered.json_body["state"]] == ["RUNNING", "RUNNING"]
+    assert len(started) == 2
