@@ -26,7 +26,9 @@ PLACEHOLDER_CODE_URI = "s3://artifacts-placeholder/deployment.zip"
 
 def chalice_package(stage: str, outdir: Path, region: str) -> None:
     from deploy.template import TEMPLATE, render
-    TEMPLATE.write_text(render())
+    current = render()
+    if not TEMPLATE.exists() or TEMPLATE.read_text() != current:
+        TEMPLATE.write_text(current)
     env = dict(os.environ, JOBS_AUTH_MODE="gateway", AWS_DEFAULT_REGION=region)
     subprocess.run([str(BIN / "chalice"), "package", "--stage", stage, "--merge-template", str(TEMPLATE),
                     str(outdir)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
