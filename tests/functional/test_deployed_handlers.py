@@ -203,3 +203,23 @@ def test_deleting_the_bootstrap_resource_touches_nothing(gateway, monkeypatch):
     monkeypatch.setattr("chalicelib.bootstrap.prepare_store", lambda *a, **k: pytest.fail("ran on delete"))
     answer = deployment.handle_custom_resource(custom_resource_event("Delete"), CONTEXT, send=lambda *a: None)
     assert answer["Status"] == "SUCCESS"
+
+
+def test_the_sweep_in_lambda_emits_the_age_of_the_oldest_queued_job(gateway, monkeypatch, capsys):
+    from datetime import timedelta
+
+    from chalicelib.services.sweeps import sweep
+    from tests.functional.jobs_world import build_world
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "jobs-service-prod-maintenance")
+    build_world()
+    capsys.readouterr()
+
+    sweep(clock.now() + timedelta(hours=2))
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "OldestQueuedJobAgeSeconds" in line]
+    assert len(lines) == 1
+    (metric,) = lines
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "JobService"
+    assert metric["service"] == "sweeps" and metric["stack"] == "test"
+    value = metric["OldestQueuedJobAgeSeconds"]
+    assert (value[0] if isinstance(value, list) else value) >= 7200  # the world's jobs were queued before
