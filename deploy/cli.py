@@ -54,7 +54,7 @@ def upload_template(s3: Any, bucket: str, stage: str, template: dict[str, Any]) 
     body = json.dumps(template).encode()
     key = f"{stack_name(stage)}/template-{hashlib.sha256(body).hexdigest()}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body)
-    return f"https://{bucket}.s3.amazonaws.com/{key}"
+    return f"https://{bucket}.s3.{s3.meta.region_name}.amazonaws.com/{key}"
 
 
 def stack_exists(cloudformation: Any, name: str) -> bool:

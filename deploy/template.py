@@ -91,7 +91,7 @@ def _function_policy(function: Function) -> list[dict]:
     actions = ["dynamodb:GetItem", "dynamodb:DescribeTable"] if function.tables_read_only else TABLE_READ_WRITE
     statements.append(_statement(actions, table_arns + ([] if function.tables_read_only else index_arns)))
     if function.sends_dispatch:
-        statements.append(_statement(["sqs:SendMessage", "sqs:GetQueueUrl"], [_arn("DispatchQueue")]))
+        statements.append(_statement(["sqs:SendMessage"], [_arn("DispatchQueue")]))
     if function.consumes_dispatch:
         statements.append(_statement(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                                       "sqs:ChangeMessageVisibility"], [_arn("DispatchQueue")]))
