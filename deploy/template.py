@@ -35,7 +35,6 @@ TOKENS_TABLE = "api-tokens"
 TABLE_READ_WRITE = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                     "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
                     "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"]
-EXECUTION_LOGS_WRITE = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
 EXECUTION_LOGS_READ = ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"]
 
 
@@ -64,10 +63,9 @@ def functions() -> tuple[Function, ...]:
     return (
         Function("APIHandler", "api", data, sends_dispatch=True, execution_logs=tuple(EXECUTION_LOGS_READ),
                  bucket=True, starts_bulk=True),
-        Function("Dispatch", "dispatch", data, sends_dispatch=True, consumes_dispatch=True,
-                 execution_logs=tuple(EXECUTION_LOGS_WRITE)),
-        Function("Maintenance", "maintenance", data, sends_dispatch=True,
-                 execution_logs=tuple(EXECUTION_LOGS_WRITE)),
+        # Execution logs are written by the runners (the cloud runner's containers), not by these functions.
+        Function("Dispatch", "dispatch", data, sends_dispatch=True, consumes_dispatch=True),
+        Function("Maintenance", "maintenance", data, sends_dispatch=True),
         # No state machine ARN here: the state machine names this function, so it must not name it back.
         Function("BulkChunk", "bulk-chunk", data, sends_dispatch=True),
         Function("JobsAuthorizer", "authorizer", (TOKENS_TABLE,), tables_read_only=True),
