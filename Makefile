@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run demo test test-fast lint typecheck bench package clean
+.PHONY: run demo test test-fast lint typecheck bench package deploy destroy clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,9 +49,19 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
-## package: the deployable CloudFormation/SAM template and bundle in out/, checked with cfn-lint
+## package: the deployable template and bundle in out/ (any STAGE: names derive from the stack), SAM expanded
+## to plain CloudFormation offline (out/cloudformation.json) and checked with cfn-lint
 package: $(STAMP)
-	$(BIN)/python -m deploy.template
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $${STAGE:-dev} \
-		--merge-template deploy/resources.json out/
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/cfn-lint out/sam.json
+	STAGE=$${STAGE:-dev} REGION=$${REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} $(BIN)/python -m deploy.package
+
+## deploy: package, upload the bundle to ARTIFACTS_BUCKET, create or update the stack jobs-service-$$STAGE
+## (the built-in data loads during it), print the API URL and how to mint the first admin token
+deploy: $(STAMP)
+	$(BIN)/python -m deploy.cli deploy --stage $${STAGE:-dev} --region $${REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} \
+		--artifacts-bucket "$${ARTIFACTS_BUCKET:?set ARTIFACTS_BUCKET to an S3 bucket for the bundle}" \
+		$(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+
+## destroy: delete the stack jobs-service-$$STAGE; its tables and bucket are kept (DELETE_DATA=1 removes them)
+destroy: $(STAMP)
+	$(BIN)/python -m deploy.cli destroy --stage $${STAGE:-dev} --region $${REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} \
+		$(if $(filter-out 0,$(DELETE_DATA)),--delete-data)

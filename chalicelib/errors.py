@@ -50,6 +50,10 @@ class UnsupportedMediaType(ServiceError):
     """A body in a format the service does not read."""
 
 
+class PayloadTooLarge(ServiceError):
+    """A request body larger than the service accepts (an upload over the API's cap)."""
+
+
 class StaleUpdate(Exception):
     """A conditional write found the object no longer in the state the caller expected."""
 

@@ -254,8 +254,8 @@ def _paths() -> dict[str, Any]:
                                                 _param("is_deleted", "boolean", "Deleted or not.")],
                        {"200": _json("A page of files", "Page")}),
             "post": _op("Register or upload a file", "Either `file_path` of a file already in the workspace, "
-                        "or `file_name` + `content_base64` (at most 6 MiB) to upload one.", "operator",
-                        responses={"201": _json("Created"), "415": ERROR}, body="FileCreate")},
+                        "or `file_name` + `content_base64` (at most 4 MiB; 413 above) to upload one.", "operator",
+                        responses={"201": _json("Created"), "413": ERROR, "415": ERROR}, body="FileCreate")},
         "/v6/files/{file_id}/": {"get": _op(
             "File details", "One file.", "viewer", [_path_id("file_id", "file")], {"200": _json("The file")})},
         "/v1/jobs/history": {"get": _op(

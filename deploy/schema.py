@@ -9,8 +9,13 @@ from chalicelib.models.tables import ALL_MODELS, BaseModel
 from chalicelib.queues import QUEUES
 
 
+def table_logical_id(base_name: str) -> str:
+    """The table's resource name in the deploy template: `job-executions` -> `JobExecutionsTable`."""
+    return "".join(part.capitalize() for part in base_name.split("-")) + "Table"
+
+
 def _logical_id(model: type[BaseModel]) -> str:
-    return "".join(part.capitalize() for part in model.base_name.split("-")) + "Table"
+    return table_logical_id(model.base_name)
 
 
 def create_table_args(model: type[BaseModel], table_name: str) -> dict[str, Any]:

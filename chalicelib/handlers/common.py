@@ -19,6 +19,7 @@ from chalicelib.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     ServiceError,
     Unauthenticated,
     UnsupportedMediaType,
@@ -37,6 +38,7 @@ HTTP_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
 )
 

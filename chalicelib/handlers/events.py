@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Rate
@@ -13,8 +12,10 @@ if TYPE_CHECKING:
 
 blueprint = Blueprint(__name__)
 
-# Chalice wires the event source by queue name at packaging time; the template creates this queue.
-DISPATCH_QUEUE_NAME = os.environ.get("JOBS_DISPATCH_QUEUE_NAME", "jobs-service-dev-dispatch")
+# Chalice writes the event source's queue ARN into the package as a literal; the merge template
+# (deploy/template.py) replaces it with `Fn::GetAtt DispatchQueue.Arn`, so the package names no stage.
+# Only this placeholder must stay a plain string for that replacement to work.
+DISPATCH_QUEUE_ARN_PLACEHOLDER = "arn:aws:sqs:us-east-1:000000000000:replaced-by-the-merge-template"
 
 
 def _is_dispatch_entry(value: Any) -> bool:
@@ -45,7 +46,7 @@ def handle_dispatch_batch(event: dict[str, Any], context: Any) -> dict[str, Any]
     return dict(result)
 
 
-@blueprint.on_sqs_message(queue=DISPATCH_QUEUE_NAME, batch_size=10)
+@blueprint.on_sqs_message(queue_arn=DISPATCH_QUEUE_ARN_PLACEHOLDER, batch_size=10)
 def dispatch(event: SQSEvent) -> dict[str, Any]:
     return handle_dispatch_batch(event.to_dict(), event.context)
 

@@ -635,6 +635,21 @@ class BulkOperation(BaseModel):
     by_shard = BulkOperationsByShard()
 
 
+# --- API tokens (the deployed authorizer's; locally they live in a file, chalicelib.auth) ------------
+
+@_table("api-tokens")
+class ApiToken(BaseModel):
+    """A bearer token, kept as its SHA-256 digest only; `revoked` set means it no longer opens anything."""
+    class Meta(BaseModel.Meta):
+        pass
+    sha256 = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    projects = ListAttribute(of=UnicodeAttribute, default=list)
+    created = UTCDateTimeAttribute()
+    revoked = UTCDateTimeAttribute(null=True)
+
+
 def _configure_from_services() -> None:
     from chalicelib.wiring import services
     settings = services().settings
@@ -642,3 +657,4 @@ def _configure_from_services() -> None:
 
 
 _configure_from_services()
+

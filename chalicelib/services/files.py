@@ -10,7 +10,7 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.domain import FileRecord, WorkspaceRecord
-from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
@@ -18,7 +18,11 @@ from chalicelib.params import Body, QueryParams, check_range, int_list, optional
 from chalicelib.storage import broker_for, check_relative_path, validate_broker
 from chalicelib.timeutil import parse_timestamp
 
-MAX_UPLOAD_BYTES = 6 * 1024 * 1024  # API Gateway takes 10 MB bodies; base64 adds a third
+# Deployed, a request reaches the API function whole: Lambda takes at most 6 MB (6,291,456 bytes) of request
+# payload, and base64 adds a third. 4 MiB decoded is 5,592,408 base64 characters, leaving room for the rest
+# of the body and the event. Larger files go into the workspace directly and are registered by "file_path".
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+MAX_UPLOAD_BASE64 = 4 * ((MAX_UPLOAD_BYTES + 2) // 3)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 _SOURCE_FIELDS = ("source_sensor_class", "source_sensor", "source_collection", "source_task")
 _TIME_FIELDS = ("data_started", "data_ended", "source_started", "source_ended")
@@ -50,10 +54,18 @@ def _workspace(name: str | None) -> WorkspaceRecord:
     return workspace
 
 
+def _too_large() -> str:
+    return (f'"content_base64" holds more than {MAX_UPLOAD_BYTES} bytes (4 MiB), the most one API request carries; '
+            'put large files in the workspace and register them with "file_path"')
+
+
 def add_file(body: dict[str, Any], principal: Principal, project: str | None) -> FileRecord:
     """Register a file that sits in a workspace (`file_path`) or upload one (`content_base64`)."""
     fields = Body(body, ("workspace", "file_name", "file_path", "media_type", "content_base64", "data_type_tags")
                   + _SOURCE_FIELDS + _TIME_FIELDS)
+    raw_content = body.get("content_base64")
+    if isinstance(raw_content, str) and len(raw_content) > MAX_UPLOAD_BASE64:
+        raise PayloadTooLarge(_too_large())
     workspace = _workspace(fields.string("workspace", required=True))
     media_type = fields.string("media_type", max_length=255)
     content = fields.string("content_base64", max_length=MAX_UPLOAD_BYTES * 2)
@@ -84,8 +96,7 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
         except (binascii.Error, ValueError):
             raise InvalidInput('"content_base64" is not valid base64', field="content_base64") from None
         if len(data) > MAX_UPLOAD_BYTES:
-            raise InvalidInput(f'"content_base64" holds more than {MAX_UPLOAD_BYTES} bytes; put large files in '
-                               'the workspace and register them with "file_path"', field="content_base64")
+            raise PayloadTooLarge(_too_large())
         file_id = next_id("file")
         file_path = f"uploads/{file_id}/{file_name}"
         size = broker.write(file_path, data, media_type)

@@ -10,6 +10,7 @@ Every change is conditional, so two sweeps at once, or a sweep racing a runner, 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta
 
 from chalicelib import clock
@@ -48,7 +49,23 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             if current is not None:
                 current.runner.stop(execution.cluster_id)
     summary["redispatched"] = _redispatch(now - timedelta(seconds=settings.redispatch_seconds), now)
+    _emit_oldest_queued_age(now)
     return summary
+
+
+def _emit_oldest_queued_age(now: datetime) -> None:
+    """In Lambda, the age of the oldest QUEUED job as an EMF metric (`JobService/OldestQueuedJobAgeSeconds`,
+    dimensions service=sweeps and stack), which the deploy template alarms on. Elsewhere nothing."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit
+    oldest = next(iter(job_store.jobs_in_status("QUEUED")), None)  # the by-status index's oldest first
+    age = max(0.0, (now - oldest.last_modified).total_seconds()) if oldest and oldest.last_modified else 0.0
+    metrics = Metrics(namespace="JobService", service="sweeps")
+    metrics.add_dimension(name="stack", value=get_settings().table_prefix.rstrip("-"))
+    metrics.add_metric(name="OldestQueuedJobAgeSeconds", unit=MetricUnit.Seconds, value=age)
+    metrics.flush_metrics()
 
 
 def _redispatch(before: datetime, now: datetime) -> int:

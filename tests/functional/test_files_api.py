@@ -297,18 +297,19 @@ def test_refused_file_is_400_naming_the_parameter_and_writes_nothing(api, aws, b
     assert files_in(aws) == ["x.txt"]
 
 
-def test_upload_over_6_mib_is_400(api, aws):
-    response = upload(api, b"\0" * (6 * 1024 * 1024 + 1))
+def test_upload_over_4_mib_is_413(api, aws):
+    # 4 MiB decoded is what one deployed request carries (Lambda's 6 MB payload, base64 adds a third)
+    response = upload(api, b"\0" * (4 * 1024 * 1024 + 1))
 
-    assert_error(response, 400, '"content_base64"', "file_path")
+    assert_error(response, 413, '"content_base64"', "file_path")
     assert files_in(aws) == []
 
 
-def test_upload_of_exactly_6_mib_is_accepted(api, aws):
-    response = upload(api, b"\0" * (6 * 1024 * 1024))
+def test_upload_of_exactly_4_mib_is_accepted(api, aws):
+    response = upload(api, b"\0" * (4 * 1024 * 1024))
 
     assert response.status_code == 201, response.body[:200]
-    assert (aws / response.json_body["file_path"]).stat().st_size == 6 * 1024 * 1024
+    assert (aws / response.json_body["file_path"]).stat().st_size == 4 * 1024 * 1024
 def test_missing_file_message_names_the_parameter(api):
     response = api.post("/v6/files/", {"workspace": "default", "file_path": "not/there.txt"})
 

@@ -8,7 +8,7 @@ from moto import mock_aws
 
 from chalicelib.queues import DISPATCH, DISPATCH_DEAD_LETTER, QUEUES
 from deploy.schema import cloudformation_queues
-from deploy.template import build
+from deploy.template import build, functions
 from local.emulated_aws import create_queues
 
 
@@ -45,15 +45,21 @@ def test_template_queues_match_the_definitions():
 
 
 def test_functions_find_the_dispatch_queue_and_may_send_only_to_it():
-    template = build()
-    resources = template["Resources"]
+    resources = build()["Resources"]
 
-    variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert variables["JOBS_DISPATCH_QUEUE_URL"] == {"Ref": "DispatchQueue"}
-    statement = resources["JobsQueueSendPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    assert statement == [{"Effect": "Allow", "Action": ["sqs:SendMessage"],
-                          "Resource": [{"Fn::GetAtt": ["DispatchQueue", "Arn"]}]}]
-    assert {"Ref": "JobsQueueSendPolicy"} in resources["DefaultRole"]["Properties"]["ManagedPolicyArns"]
+    senders = [function for function in functions() if function.sends_dispatch]
+    assert {function.logical_id for function in senders} >= {"APIHandler", "Dispatch", "Maintenance", "BulkChunk"}
+    for function in functions():
+        variables = resources[function.logical_id]["Properties"]["Environment"]["Variables"]
+        statements = [statement for policy in resources[f"{function.logical_id}Role"]["Properties"]["Policies"]
+                      for statement in policy["PolicyDocument"]["Statement"]]
+        sends = [statement for statement in statements if "sqs:SendMessage" in statement["Action"]]
+        if function in senders:
+            assert variables["JOBS_DISPATCH_QUEUE_URL"] == {"Ref": "DispatchQueue"}
+            assert sends == [{"Effect": "Allow", "Action": ["sqs:SendMessage"],
+                              "Resource": [{"Fn::GetAtt": ["DispatchQueue", "Arn"]}]}]
+        else:
+            assert "JOBS_DISPATCH_QUEUE_URL" not in variables and sends == []
 
 
 def test_idempotency_table_expires_its_records():
