@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.execution_logs import LOG_GROUP_LOGICAL_ID, cloudformation_log_group
+from chalicelib.handlers.common import EXPOSED_HEADERS
 from chalicelib.models.tables import ALL_MODELS
 from chalicelib.workflows import definition as bulk_definition
 from deploy.schema import cloudformation_queues, cloudformation_tables, table_logical_id
@@ -238,7 +239,8 @@ def build() -> dict:
     resources["Dispatch"]["Properties"]["Events"] = {"DispatchSqsEventSource": {"Properties": {
         "Queue": _arn("DispatchQueue"), "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
     # The API's name is the stack's (alarms find it by name), whatever the stage.
-    resources["RestAPI"] = {"Properties": {"Name": {"Ref": "AWS::StackName"}}}
+    resources["RestAPI"] = {"Properties": {"Name": {"Ref": "AWS::StackName"}, "DefinitionBody": {
+        "x-amazon-apigateway-gateway-responses": _gateway_responses()}}}
     # Built-in errors and the `default` workspace, at every create and update of the stack.
     resources["BootstrapRun"] = {"Type": "AWS::CloudFormation::CustomResource", "Properties": {
         "ServiceToken": _arn("Bootstrap"), "PackageVersion": {"Ref": "PackageVersion"}}}
@@ -256,6 +258,30 @@ def build() -> dict:
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             "TokensTableName": {"Value": {"Ref": table_logical_id(TOKENS_TABLE)}},
         },
+    }
+
+
+def _gateway_responses() -> dict[str, Any]:
+    """What API Gateway answers by itself (an unknown path, the authorizer's refusals, throttling) in the
+    service's error shape, with the CORS headers a browser needs to read it: an unknown path is a JSON 404,
+    not `403 Missing Authentication Token`. Part of the API's own definition (a separate GatewayResponse
+    resource would drift from it at the next deployment)."""
+    headers = {"gatewayresponse.header.Access-Control-Allow-Origin": "'*'",
+               "gatewayresponse.header.Access-Control-Expose-Headers": f"'{EXPOSED_HEADERS}'",
+               "gatewayresponse.header.Content-Type": "'application/json'"}
+
+    def response(template: str, status: int | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = {"responseParameters": headers, "responseTemplates": {"application/json": template}}
+        if status:
+            answer["statusCode"] = status
+        return answer
+
+    message = '{"detail": $context.error.messageString}'
+    return {
+        "MISSING_AUTHENTICATION_TOKEN": response(
+            '{"detail": "No such endpoint: $context.httpMethod $context.path"}', 404),
+        "DEFAULT_4XX": response(message),
+        "DEFAULT_5XX": response(message),
     }
 
 

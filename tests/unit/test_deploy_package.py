@@ -149,3 +149,13 @@ def test_the_bootstrap_runs_at_every_deployment(packaged):
     run = packaged.cfn["Resources"]["BootstrapRun"]
     assert run["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["Bootstrap", "Arn"]}
     assert run["Properties"]["PackageVersion"] == {"Ref": "PackageVersion"}
+
+
+def test_the_gateway_answers_unknown_paths_and_its_own_errors_as_json_with_cors(packaged):
+    (api,) = _of_type(packaged.cfn, "AWS::ApiGateway::RestApi").values()
+    responses = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    unknown = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown["statusCode"] == 404 and "No such endpoint" in unknown["responseTemplates"]["application/json"]
+    for answer in responses.values():
+        assert answer["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
