@@ -256,6 +256,12 @@ def _paths() -> dict[str, Any]:
             "post": _op("Register or upload a file", "Either `file_path` of a file already in the workspace, "
                         "or `file_name` + `content_base64` (at most 4 MiB; 413 above) to upload one.", "operator",
                         responses={"201": _json("Created"), "413": ERROR, "415": ERROR}, body="FileCreate")},
+        "/v6/files/uploads/": {"post": _op(
+            "Get a presigned upload URL", "For a file too large for `content_base64` (more than 4 MiB), in an `s3` "
+            "workspace: `{method: PUT, upload_url, headers, workspace, file_path, expires}`. PUT the bytes to "
+            "`upload_url` (with `headers`) within 15 minutes, then register the file with `POST /v6/files/` and "
+            "that `file_path`: the record is created once the object is there. A `host` workspace is a 400.",
+            "operator", responses={"201": _json("Where to PUT the file"), "415": ERROR}, body="UploadRequest")},
         "/v6/files/{file_id}/": {"get": _op(
             "File details", "One file.", "viewer", [_path_id("file_id", "file")], {"200": _json("The file")})},
         "/v1/jobs/history": {"get": _op(
@@ -355,6 +361,9 @@ SCHEMAS = {
         "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
         "base_url": {"type": "string"}, "is_active": {"type": "boolean"},
         "configuration": {"type": "object", "example": {"broker": {"type": "host", "host_path": "/data/ws"}}}}},
+    "UploadRequest": {"type": "object", "required": ["workspace", "file_name"], "properties": {
+        "workspace": {"type": "string"}, "file_name": {"type": "string", "maxLength": 250},
+        "media_type": {"type": "string", "maxLength": 255}}},
     "FileCreate": {"type": "object", "required": ["workspace"], "properties": {
         "workspace": {"type": "string"}, "file_path": {"type": "string"}, "file_name": {"type": "string"},
         "media_type": {"type": "string"}, "content_base64": {"type": "string", "format": "byte"},

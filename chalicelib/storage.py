@@ -15,6 +15,7 @@ class Broker(Protocol):
     def size_of(self, path: str) -> int | None: ...
     def write(self, path: str, content: bytes, media_type: str | None) -> int: ...
     def read(self, path: str) -> bytes: ...
+    def upload_url(self, path: str, media_type: str | None, expires_seconds: int) -> str: ...
 
 
 def check_relative_path(path: str, field: str = "file_path") -> str:
@@ -54,6 +55,10 @@ class HostBroker:
     def read(self, path: str) -> bytes:
         return self._resolve(path).read_bytes()
 
+    def upload_url(self, path: str, media_type: str | None, expires_seconds: int) -> str:
+        raise InvalidInput('A "host" workspace takes no direct uploads: put the file in its folder and register it '
+                           'with "file_path", or send it as "content_base64"', field="workspace")
+
 
 class S3Broker:
     def __init__(self, bucket: str) -> None:
@@ -78,6 +83,13 @@ class S3Broker:
 
     def read(self, path: str) -> bytes:
         return self._client.get_object(Bucket=self.bucket, Key=check_relative_path(path))["Body"].read()
+
+    def upload_url(self, path: str, media_type: str | None, expires_seconds: int) -> str:
+        """A presigned PUT: the bytes go straight to S3, past the API's 4 MiB request limit."""
+        params = {"Bucket": self.bucket, "Key": check_relative_path(path)}
+        if media_type:
+            params["ContentType"] = media_type
+        return str(self._client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_seconds))
 
 
 def validate_broker(configuration: object) -> dict[str, Any]:

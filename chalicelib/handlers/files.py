@@ -44,6 +44,12 @@ def post_file() -> Response:
     return json_response(views.file_view(file), 201, {"Location": absolute_url(request, f"/v6/files/{file.id}/")})
 
 
+@api_route(blueprint, "/v6/files/uploads", "operator", methods=("POST",))
+def post_upload() -> Response:
+    """A presigned URL for a file too large to send through the API."""
+    return json_response(service.upload_url(json_body(blueprint.current_request)), 201)
+
+
 @api_route(blueprint, "/v6/files", "viewer")
 def get_files() -> Response:
     request = blueprint.current_request

@@ -4,7 +4,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock
@@ -16,7 +17,7 @@ from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
 from chalicelib.params import Body, QueryParams, check_range, int_list, optional_time, parse_bool
 from chalicelib.storage import broker_for, check_relative_path, validate_broker
-from chalicelib.timeutil import parse_timestamp
+from chalicelib.timeutil import iso, parse_timestamp
 
 # Deployed, a request reaches the API function whole: Lambda takes at most 6 MB (6,291,456 bytes) of request
 # payload, and base64 adds a third. 4 MiB decoded is 5,592,408 base64 characters, leaving room for the rest
@@ -52,6 +53,29 @@ def _workspace(name: str | None) -> WorkspaceRecord:
     if not workspace.is_active:
         raise InvalidInput(f"Workspace is not active: {name}", field="workspace")
     return workspace
+
+
+UPLOAD_URL_SECONDS = 15 * 60
+
+
+def upload_url(body: dict[str, Any]) -> dict[str, Any]:
+    """Where to PUT a file too large for `content_base64` (an `s3` workspace): a presigned URL valid 15 minutes
+    and the `file_path` it lands at. Nothing is recorded yet: once the PUT is done, `POST /v6/files/` with that
+    `file_path` registers the file, which checks the object is there and takes its size from it."""
+    fields = Body(body, ("workspace", "file_name", "media_type"))
+    workspace = _workspace(fields.string("workspace", required=True))
+    file_name = fields.string("file_name", required=True, max_length=250)
+    assert file_name is not None  # required=True
+    check_relative_path(file_name, "file_name")
+    if "/" in file_name:
+        raise InvalidInput('"file_name" must not contain "/"', field="file_name")
+    media_type = fields.string("media_type", max_length=255)
+    file_path = f"uploads/{uuid.uuid4().hex}/{file_name}"
+    url = broker_for(workspace.configuration).upload_url(file_path, media_type, UPLOAD_URL_SECONDS)
+    expires = clock.now() + timedelta(seconds=UPLOAD_URL_SECONDS)
+    headers = {"Content-Type": media_type} if media_type else {}
+    return {"method": "PUT", "upload_url": url, "headers": headers, "workspace": workspace.name,
+            "file_path": file_path, "expires": iso(expires)}
 
 
 def _too_large() -> str:
