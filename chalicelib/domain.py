@@ -19,6 +19,21 @@ ROLES = ("viewer", "submitter", "operator", "admin")
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Whose jobs a caller may see, list, count, change and read logs and files of: `projects` None is every
+    project (an admin); otherwise only jobs recorded under one of them. Another project's job does not exist
+    for the caller (404, never 403)."""
+
+    projects: tuple[str, ...] | None = None
+
+    def allows(self, project: str | None) -> bool:
+        return self.projects is None or project in self.projects
+
+
+EVERYTHING = Scope()
+
+
+@dataclass(frozen=True)
 class JobFilter:
     """What `GET /v6/jobs/` (and later cancel/requeue) selects. Empty tuples mean "any"; values in
     one field are ORed, fields are ANDed. `modified_after`/`modified_before` are the API's
@@ -40,6 +55,8 @@ class JobFilter:
     error_ids: tuple[int, ...] = ()
     error_categories: tuple[str, ...] = ()
     is_superseded: bool | None = None
+    # The caller's projects (None: any); always ANDed with the rest.
+    projects: tuple[str, ...] | None = None
     # Set when a job type name filter resolved to no job type at all: nothing can match.
     matches_nothing: bool = False
 

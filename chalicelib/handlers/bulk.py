@@ -15,6 +15,7 @@ from chalicelib.handlers.common import (
     page_request,
     paged_body,
     query_params,
+    scope_of,
 )
 from chalicelib.lazy import lazy
 
@@ -26,7 +27,7 @@ blueprint = Blueprint(__name__)
 def _start(kind: str) -> Response:
     request = blueprint.current_request
     principal, project = caller(request)
-    result = bulk_jobs.start(kind, json_body(request), principal.name, project)
+    result = bulk_jobs.start(kind, json_body(request), principal.name, project, scope_of(request))
     if result.get("dry_run"):
         return json_response(result)
     location = absolute_url(request, f"/v6/jobs/bulk-operations/{result['id']}/")
@@ -47,13 +48,13 @@ def requeue_jobs() -> Response:
 def list_bulk_operations() -> Response:
     request = blueprint.current_request
     page = page_request(query_params(request))
-    count, rows = bulk_jobs.list_operations(page.offset, page.page_size)
+    count, rows = bulk_jobs.list_operations(page.offset, page.page_size, scope_of(request))
     return json_response(paged_body(request, page, count, rows))
 
 
 @api_route(blueprint, "/v6/jobs/bulk-operations/{operation_id}", "viewer")
 def get_bulk_operation(operation_id: str) -> Response:
-    return json_response(bulk_jobs.get_operation(int_path(operation_id)))
+    return json_response(bulk_jobs.get_operation(int_path(operation_id), scope_of(blueprint.current_request)))
 
 
 @blueprint.lambda_function(name="bulk_chunk")

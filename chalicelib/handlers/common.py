@@ -14,6 +14,7 @@ from chalice.app import Request
 
 from chalicelib import auth
 from chalicelib.config import get_settings
+from chalicelib.domain import EVERYTHING, Scope
 from chalicelib.errors import (
     Conflict,
     Forbidden,
@@ -180,6 +181,12 @@ def _framework_error(event: Request, response: Response) -> Response:
 
 def principal_of(request: Request) -> auth.Principal:
     return request.context["principal"]
+
+
+def scope_of(request: Request) -> Scope:
+    """Whose jobs the caller may see: an admin every project's, anyone else their own projects'."""
+    principal = principal_of(request)
+    return EVERYTHING if principal.is_admin else Scope(tuple(principal.projects))
 
 
 def caller(request: Request) -> tuple[auth.Principal, str | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.handlers.common import api_route, json_body, json_response, paginate, query_params
+from chalicelib.handlers.common import api_route, json_body, json_response, paginate, query_params, scope_of
 from chalicelib.lazy import lazy
 
 blueprint = Blueprint(__name__)
@@ -39,16 +39,16 @@ def get_status() -> Response:
 @api_route(blueprint, "/v6/job-types/status", "viewer")
 def get_job_type_status() -> Response:
     request = blueprint.current_request
-    return paginate(request, service.job_type_status(query_params(request)), lambda row: row)
+    return paginate(request, service.job_type_status(query_params(request), scope_of(request)), lambda row: row)
 
 
 @api_route(blueprint, "/v6/job-types/running", "viewer")
 def get_running_job_types() -> Response:
     request = blueprint.current_request
-    return paginate(request, service.running_job_types(), lambda row: row)
+    return paginate(request, service.running_job_types(scope_of(request)), lambda row: row)
 
 
 @api_route(blueprint, "/v6/queue/status", "viewer")
 def get_queue_status() -> Response:
     request = blueprint.current_request
-    return paginate(request, service.queue_status(), lambda row: row)
+    return paginate(request, service.queue_status(scope_of(request)), lambda row: row)

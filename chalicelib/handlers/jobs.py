@@ -17,6 +17,7 @@ from chalicelib.handlers.common import (
     paged_body,
     paginate,
     query_params,
+    scope_of,
 )
 from chalicelib.lazy import lazy
 
@@ -34,7 +35,7 @@ blueprint = Blueprint(__name__)
 def get_jobs() -> Response:
     request = blueprint.current_request
     page = page_request(query_params(request))
-    listed = list_jobs.list_jobs(query_params(request), page)
+    listed = list_jobs.list_jobs(query_params(request), page, scope_of(request))
 
     def render(job: JobRecord) -> dict[str, Any]:
         old = listed.superseded.get(job.superseded_job_id)
@@ -57,12 +58,13 @@ def post_job() -> Response:
 
 @api_route(blueprint, "/v6/jobs/{job_id}", "viewer")
 def get_job(job_id: str) -> Response:
-    return json_response(job_details.get_job_details(int_path(job_id)))
+    return json_response(job_details.get_job_details(int_path(job_id), scope=scope_of(blueprint.current_request)))
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}/input_files", "viewer")
 def get_job_input_files(job_id: str) -> Response:
     request = blueprint.current_request
+    job_details.visible_job(int_path(job_id), scope_of(request))
     files = file_service.job_input_files(int_path(job_id), query_params(request))
     return paginate(request, files, file_views.file_view)
 
@@ -70,10 +72,11 @@ def get_job_input_files(job_id: str) -> Response:
 @api_route(blueprint, "/v6/jobs/{job_id}/executions", "viewer")
 def get_job_executions(job_id: str) -> Response:
     request = blueprint.current_request
-    rows = job_details.list_executions(int_path(job_id), query_params(request))
+    rows = job_details.list_executions(int_path(job_id), query_params(request), scope_of(request))
     return paginate(request, rows, lambda row: row)
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}/executions/{exe_num}", "viewer")
 def get_job_execution(job_id: str, exe_num: str) -> Response:
-    return json_response(job_details.get_execution(int_path(job_id), int_path(exe_num)))
+    return json_response(job_details.get_execution(int_path(job_id), int_path(exe_num),
+                                                   scope_of(blueprint.current_request)))

@@ -15,7 +15,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import clock
 from chalicelib.errors import InvalidInput, NotFound
-from chalicelib.handlers.common import api_route, int_path, query_params
+from chalicelib.handlers.common import api_route, int_path, query_params, scope_of
 from chalicelib.lazy import lazy
 from chalicelib.params import QueryParams, optional_time
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.execution_logs import LogEntry
 
 execution_logs = lazy("chalicelib.execution_logs")
+job_details = lazy("chalicelib.services.job_details")
 LOG_IDS = ("stdout", "stderr", "combined")  # execution_logs.LOG_IDS, without importing it at cold start
 blueprint = Blueprint(__name__)
 
@@ -47,6 +48,7 @@ def get_execution_log(execution_id: str, log_id: str) -> Response:
     if log_id not in LOG_IDS:
         raise NotFound()
     execution = int_path(execution_id)
+    job_details.visible_execution_job(execution, scope_of(blueprint.current_request))
     query = log_query(query_params(blueprint.current_request))
     entries = execution_logs.read_execution_log(execution, log_id, query.started)
     return RENDERERS[query.format](entries, f"{log_id} of job execution {execution}")

@@ -131,6 +131,8 @@ def read_for_filter(f: JobFilter) -> IndexRead:
     """The index whose partition key covers the most selective filter of a v6 list or bulk operation."""
     if f.job_ids:
         return IndexRead(TABLE, tuple(sorted(set(f.job_ids))), matches=f)
+    if f.projects is not None and not f.projects:
+        return IndexRead(TABLE, ())  # a caller with no project sees no job
     low, high = _time_bounds(f.modified_after, f.modified_before)
     covered: set[str] = set()
     partitions: Iterable[Any]
@@ -146,6 +148,8 @@ def read_for_filter(f: JobFilter) -> IndexRead:
         index, partitions, covered = "by-type", f.job_type_ids, {"job_type_ids"}
     elif f.statuses:
         index, partitions, covered = "by-status", f.statuses, {"statuses"}
+    elif f.projects is not None:
+        index, partitions, covered = "by-project", f.projects, {"projects"}
     else:
         index, partitions = "by-modified", ("jobs",)
     return IndexRead(index, tuple(sorted(set(partitions))), low, high, _residual(f, covered))
@@ -155,12 +159,17 @@ _BY_ATTRIBUTE = {"owner": "by-owner", "project": "by-project", "status": "by-sta
 
 
 def read_by(attribute: str, values: Iterable[Any], modified_after: datetime | None = None,
-            modified_before: datetime | None = None) -> IndexRead:
+            modified_before: datetime | None = None, projects: tuple[str, ...] | None = None) -> IndexRead:
     """Jobs whose `attribute` (owner, project, status, or "all") is one of `values`, last modified in
-    the window."""
+    the window; with `projects`, only jobs of those projects (the caller's scope)."""
     low, high = _time_bounds(modified_after, modified_before)
+    if projects is not None and attribute == "all":
+        attribute, values = "project", projects
     partitions = ("jobs",) if attribute == "all" else tuple(sorted(set(values)))
-    return IndexRead(_BY_ATTRIBUTE[attribute], partitions, low, high)
+    residual = Job.project.is_in(*projects) if projects and attribute != "project" else None
+    if projects is not None and not projects:
+        partitions = ()
+    return IndexRead(_BY_ATTRIBUTE[attribute], partitions, low, high, residual)
 
 
 def read_by_job_types(job_type_ids: Iterable[int], statuses: Iterable[str] = (),
@@ -199,6 +208,7 @@ def _residual(f: JobFilter, covered: set[str]) -> Condition | None:
     one_of("source_sensors", Job.source_sensor, f.source_sensors)
     one_of("source_collections", Job.source_collection, f.source_collections)
     one_of("source_tasks", Job.source_task, f.source_tasks)
+    one_of("projects", Job.project, f.projects or ())
     if f.is_superseded is not None:
         conditions.append(Job.is_superseded == f.is_superseded)
     if f.source_started is not None:
@@ -225,6 +235,8 @@ def job_matches(job: JobRecord, f: JobFilter) -> bool:
     if f.source_ended and (job.source_ended is None or job.source_ended > f.source_ended):
         return False
     if f.is_superseded is not None and bool(job.is_superseded) != f.is_superseded:
+        return False
+    if f.projects is not None and job.project not in f.projects:
         return False
     return all((
         within(job.status, f.statuses), within(job.job_type_id, f.job_type_ids),
@@ -591,12 +603,13 @@ def count_running(job_type_id: int) -> int:
     return Job.count(type_status_key(job_type_id, "RUNNING"), index_name=Job.by_type_status.Meta.index_name)
 
 
-def summarize_status(status: str, meter: ReadMeter | None = None) -> list[StatusGroup]:
+def summarize_status(status: str, meter: ReadMeter | None = None,
+                     projects: tuple[str, ...] | None = None) -> list[StatusGroup]:
     """The jobs now in `status`, grouped by job type (ordered by job type id), walked from that status's
     partition of the `by-status` index: reads the entries of those jobs only (up to 1,000 a round trip, 1 MB
     at most a page), never the table."""
     groups: dict[int, dict[str, Any]] = {}
-    for _, job in walk(read_by("status", (status,)), page_size=1000, meter=meter):
+    for _, job in walk(read_by("status", (status,), projects=projects), page_size=1000, meter=meter):
         group = groups.setdefault(job.job_type_id, {"count": 0, "started": None, "queued": None, "priority": None})
         group["count"] += 1
         for name, value in (("started", job.started), ("queued", job.queued)):

@@ -29,7 +29,15 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.domain import ERROR_CATEGORIES, JOB_STATUSES, BulkOperationRecord, JobFilter, JobRecord
+from chalicelib.domain import (
+    ERROR_CATEGORIES,
+    EVERYTHING,
+    JOB_STATUSES,
+    BulkOperationRecord,
+    JobFilter,
+    JobRecord,
+    Scope,
+)
 from chalicelib.errors import InvalidInput, NotFound, StaleUpdate
 from chalicelib.models import bulk as bulk_store
 from chalicelib.models import catalog, executions, job_state
@@ -41,6 +49,7 @@ from chalicelib.wiring import services
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
+MAX_VISIBLE_OPERATIONS = 10_000
 DRY_RUN_IDS = 20
 KINDS = ("cancel", "requeue")
 INT_LISTS = ("job_ids", "job_type_ids", "batch_ids", "recipe_ids", "error_ids")
@@ -119,7 +128,7 @@ class BulkRequest:
     dry_run: bool
 
 
-def parse_request(kind: str, body: dict, now: datetime | None = None) -> BulkRequest:
+def parse_request(kind: str, body: dict, now: datetime | None = None, scope: Scope = EVERYTHING) -> BulkRequest:
     """Validate the body and compile it to a JobFilter (job type names and pairs resolved to ids)."""
     now = now or clock.now()
     allowed = FILTER_FIELDS + OPTIONS if kind == "requeue" else FILTER_FIELDS + ("reason", "dry_run", "all")
@@ -189,7 +198,8 @@ def parse_request(kind: str, body: dict, now: datetime | None = None) -> BulkReq
         modified_after=started, modified_before=ended, statuses=tuple(statuses), job_ids=tuple(ints["job_ids"]),
         job_type_ids=tuple(sorted(type_ids)), batch_ids=tuple(ints["batch_ids"]),
         recipe_ids=tuple(ints["recipe_ids"]), error_ids=tuple(ints["error_ids"]),
-        error_categories=tuple(categories), is_superseded=is_superseded, matches_nothing=matches_nothing)
+        error_categories=tuple(categories), is_superseded=is_superseded, projects=scope.projects,
+        matches_nothing=matches_nothing)
     return BulkRequest(kind, job_filter, normalised, body.get("reason"), priority, body.get("dry_run") is True)
 
 
@@ -293,12 +303,14 @@ def dry_run(request: BulkRequest, now: datetime) -> dict:
             "job_ids": first_ids}
 
 
-def start(kind: str, body: dict, requested_by: str | None, project: str | None) -> dict:
-    """Record the operation and start its state machine execution; or, for a dry run, count only."""
+def start(kind: str, body: dict, requested_by: str | None, project: str | None,
+          scope: Scope = EVERYTHING) -> dict:
+    """Record the operation and start its state machine execution; or, for a dry run, count only. Only the
+    jobs the caller may see are matched, counted and changed (`scope`)."""
     if kind not in KINDS:
         raise ValueError(kind)
     now = clock.now()
-    request = parse_request(kind, body, now)
+    request = parse_request(kind, body, now, scope)
     if request.dry_run:
         return dry_run(request, now)
     operation = bulk_store.create_operation(
@@ -396,13 +408,19 @@ def operation_view(operation: BulkOperationRecord) -> dict[str, Any]:
     }
 
 
-def get_operation(operation_id: int) -> dict[str, Any]:
+def get_operation(operation_id: int, scope: Scope = EVERYTHING) -> dict[str, Any]:
     operation = bulk_store.get_operation(operation_id, consistent=True)
-    if operation is None:
+    if operation is None or not scope.allows(operation.project):
         raise NotFound("Bulk operation not found.")
     return operation_view(operation)
 
 
-def list_operations(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-    count, rows = bulk_store.list_operations(offset, limit)
-    return count, [operation_view(row) for row in rows]
+def list_operations(offset: int, limit: int, scope: Scope = EVERYTHING) -> tuple[int, list[dict[str, Any]]]:
+    """Newest first. A caller who is not an admin sees the operations recorded under its projects (operations
+    are few: they are read whole and filtered)."""
+    if scope.projects is None:
+        count, rows = bulk_store.list_operations(offset, limit)
+        return count, [operation_view(row) for row in rows]
+    _, everything = bulk_store.list_operations(0, MAX_VISIBLE_OPERATIONS)
+    mine = [row for row in everything if scope.allows(row.project)]
+    return len(mine), [operation_view(row) for row in mine[offset:offset + limit]]

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from chalicelib import clock
-from chalicelib.domain import FINAL_STATUSES, JobRecord
+from chalicelib.domain import EVERYTHING, FINAL_STATUSES, JobRecord, Scope
 from chalicelib.errors import InvalidInput
 from chalicelib.models import catalog, nodes, settings
 from chalicelib.models import jobs as job_store
@@ -78,7 +78,7 @@ def _needs(running: list[JobRecord]) -> dict[int, dict[str, float]]:
     return needs
 
 
-def job_type_status(params: QueryParams) -> list[dict]:
+def job_type_status(params: QueryParams, scope: Scope = EVERYTHING) -> list[dict]:
     """Per job type, jobs by status last modified in the window (default: the last 3 hours)."""
     now = clock.now()
     started = optional_time(params, "started", now) or now - timedelta(hours=3)
@@ -86,7 +86,7 @@ def job_type_status(params: QueryParams) -> list[dict]:
     check_range("started", started, "ended", ended)
     counts: dict[int, Counter[str]] = {}
     latest: dict[tuple[int, str], datetime] = {}
-    for job in job_store.read_jobs(job_store.read_by("all", (), started, ended)):
+    for job in job_store.read_jobs(job_store.read_by("all", (), started, ended, scope.projects)):
         counts.setdefault(job.job_type_id, Counter())[job.status] += 1
         key = (job.job_type_id, job.status)
         latest[key] = max(latest.get(key, job.last_modified), job.last_modified)
@@ -101,20 +101,20 @@ def job_type_status(params: QueryParams) -> list[dict]:
     return sorted(rows, key=lambda r: (r["job_type"] or {}).get("name") or "")
 
 
-def running_job_types() -> list[dict]:
+def running_job_types(scope: Scope = EVERYTHING) -> list[dict]:
     """Per job type with RUNNING jobs: how many and since when the longest one runs; most jobs first (then
     by name). One walk of the RUNNING partition of `by-status` (its size is bounded by the worker slots)."""
-    groups = job_store.summarize_status("RUNNING")
+    groups = job_store.summarize_status("RUNNING", projects=scope.projects)
     job_types = catalog.get_job_types({group.job_type_id for group in groups})
     rows = [running_row(group, job_types.get(group.job_type_id)) for group in groups]
     return sorted(rows, key=lambda row: (-row["count"], row["job_type"].get("name") or "", row["job_type"]["id"]))
 
 
-def queue_status() -> list[dict]:
+def queue_status(scope: Scope = EVERYTHING) -> list[dict]:
     """Per job type with QUEUED jobs: how many, the longest waiting one and the highest priority; ordered as
     they are dispatched (highest priority first, then longest queued). One walk of the QUEUED partition of
     `by-status`: its cost grows with the queue (about 1,000 jobs a round trip)."""
-    groups = job_store.summarize_status("QUEUED")
+    groups = job_store.summarize_status("QUEUED", projects=scope.projects)
     job_types = catalog.get_job_types({group.job_type_id for group in groups})
     rows = [queue_row(group, job_types.get(group.job_type_id)) for group in groups]
     return sorted(rows, key=lambda row: (row["highest_priority"], row["longest_queued"] or "",

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain import ERROR_CATEGORIES, EXECUTION_STATUSES, JobTypeRecord, RevisionRecord
+from chalicelib.domain import (
+    ERROR_CATEGORIES,
+    EVERYTHING,
+    EXECUTION_STATUSES,
+    JobRecord,
+    JobTypeRecord,
+    RevisionRecord,
+    Scope,
+)
 from chalicelib.errors import NotFound
 from chalicelib.models import catalog, executions
 from chalicelib.models import jobs as job_store
@@ -19,11 +27,26 @@ def _manifest_of(revision: RevisionRecord | None, job_type: JobTypeRecord | None
     return Manifest.from_validated(source) if source else None
 
 
-def get_job_details(job_id: int, consistent: bool = False) -> dict:
-    """`consistent`: read the job and its data strongly consistently (right after writing them)."""
+def visible_job(job_id: int, scope: Scope, consistent: bool = False) -> JobRecord:
+    """The job, when it exists and the caller may see it; otherwise 404 (another project's job does not exist
+    for the caller, so its id reveals nothing)."""
     job = job_store.get_job(job_id, consistent)
-    if job is None:
+    if job is None or not scope.allows(job.project):
         raise NotFound()
+    return job
+
+
+def visible_execution_job(execution_id: int, scope: Scope) -> JobRecord:
+    """The job of an execution (its logs are read by execution id), under the same rule."""
+    execution = executions.get_execution_by_id(execution_id)
+    if execution is None:
+        raise NotFound()
+    return visible_job(execution.job_id, scope)
+
+
+def get_job_details(job_id: int, consistent: bool = False, scope: Scope = EVERYTHING) -> dict:
+    """`consistent`: read the job and its data strongly consistently (right after writing them)."""
+    job = visible_job(job_id, scope, consistent)
     linked = job_store.get_jobs(i for i in (job.superseded_job_id, job.superseded_by_job_id) if i is not None)
     job_types = catalog.get_job_types({job.job_type_id} | {j.job_type_id for j in linked.values()})
     job_type = job_types.get(job.job_type_id)
@@ -69,7 +92,8 @@ def _redacted(configuration: dict[str, Any] | None, manifest: Manifest | None) -
     return result
 
 
-def list_executions(job_id: int, params: QueryParams) -> list[dict]:
+def list_executions(job_id: int, params: QueryParams, scope: Scope = EVERYTHING) -> list[dict]:
+    visible_job(job_id, scope)
     statuses = choice_list(params, "status", EXECUTION_STATUSES)
     node_ids = int_list(params, "node_id")
     error_ids = int_list(params, "error_id")
@@ -83,12 +107,12 @@ def list_executions(job_id: int, params: QueryParams) -> list[dict]:
     return [execution_row(e, job_types.get(e.job_type_id)) for e in rows]
 
 
-def get_execution(job_id: int, exe_num: int) -> dict:
+def get_execution(job_id: int, exe_num: int, scope: Scope = EVERYTHING) -> dict:
+    job = visible_job(job_id, scope)
     execution = executions.get_execution(job_id, exe_num)
     if execution is None:
         raise NotFound()
     job_type = catalog.get_job_type(execution.job_type_id)
-    job = job_store.get_job(job_id)
-    revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num) if job else None
+    revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
     manifest = _manifest_of(revision, job_type)
     return execution_details(execution, job_type, _redacted(execution.configuration, manifest))

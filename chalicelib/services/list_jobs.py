@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib import clock
-from chalicelib.domain import ERROR_CATEGORIES, JOB_STATUSES, JobFilter, OrderKey, Page
+from chalicelib.domain import ERROR_CATEGORIES, EVERYTHING, JOB_STATUSES, JobFilter, OrderKey, Page, Scope
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.models import catalog
 from chalicelib.models import jobs as job_store
@@ -82,8 +82,9 @@ class JobListPage:
     superseded: dict
 
 
-def list_jobs(params: QueryParams, page: PageRequest) -> JobListPage:
+def list_jobs(params: QueryParams, page: PageRequest, scope: Scope = EVERYTHING) -> JobListPage:
     f, names = parse_filter(params)
+    f = replace(f, projects=scope.projects)
     order = parse_order(params)
     f = resolve_job_type_names(f, names)
     result = job_store.list_jobs(f, order, page.offset, page.page_size, page.cursor)

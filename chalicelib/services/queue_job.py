@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from chalicelib import clock, queues
 from chalicelib.auth import Principal
 from chalicelib.domain import EventRecord, FileRecord, JobDataRecord, JobRecord, JobTypeRecord
-from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.errors import Forbidden, InvalidInput, NotFound
 from chalicelib.models import catalog, files, idempotency
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
@@ -46,6 +46,8 @@ MIB = 1024 * 1024
 def queue_job(body: dict[str, Any], principal: Principal, project: str | None,
               idempotency_key: str | None = None) -> int:
     """Queue the job `body` describes for `principal` under `project`; returns its id."""
+    if project is None:  # nobody but an admin could ever see it
+        raise Forbidden("A job belongs to a project, and the caller has none: ask for one, or send X-Jobs-Project.")
     key = idempotency.check_key(idempotency_key)
     if key is None:
         return _queue(body, principal, project)

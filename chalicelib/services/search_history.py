@@ -190,11 +190,15 @@ def search(query: HistoryQuery, principal: Principal) -> dict[str, Any]:
         "jobs": [render(row, query.show_parameters) for row in window],
     }
     if query.explain:
+        # What the index read returned includes jobs of other projects, which the visibility rule then drops:
+        # only an admin (who sees every job) is told those figures.
+        hidden = not principal.is_admin
         body["plan"] = {
             "index": read.index, "partitions": read.partitions[:20], "partition_count": len(read.partitions),
             "key_condition": read.key_condition or None, "served_by_index": plan.used,
             "residual": "the whole query, re-checked on each candidate" if tree is not None else None,
-            "round_trips": read.meter.round_trips, "items_read": read.meter.items_read, "candidates": len(rows),
+            "round_trips": None if hidden else read.meter.round_trips,
+            "items_read": None if hidden else read.meter.items_read, "candidates": None if hidden else len(rows),
             "matches": len(matches),
         }
     return body
