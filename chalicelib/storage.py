@@ -68,14 +68,14 @@ def contained(root: str | Path, path: str, field: str = "file_path") -> Path:
 
 def host_workspace_roots() -> tuple[str, ...]:
     """The folders `host` workspaces must be inside (real paths): `JOBS_HOST_WORKSPACE_ROOTS`, colon-separated;
-    by default `$JOBS_DATA_DIR/workspaces` (when JOBS_DATA_DIR is set) and the system temp folder."""
+    by default the local data's `workspaces/` folder (`$JOBS_DATA_DIR/workspaces`, JOBS_DATA_DIR defaulting to
+    `.local-data` as in `make run`) and the system temp folder."""
     configured = os.environ.get(HOST_ROOTS_VARIABLE, "")
     if configured.strip():
         roots = [part for part in configured.split(":") if part.strip()]
     else:
-        data_dir = os.environ.get("JOBS_DATA_DIR")
-        roots = [os.path.join(data_dir, "workspaces")] if data_dir else []
-        roots.append(tempfile.gettempdir())
+        data_dir = os.environ.get("JOBS_DATA_DIR") or ".local-data"
+        roots = [os.path.join(data_dir, "workspaces"), tempfile.gettempdir()]
     return tuple(os.path.realpath(os.path.abspath(root)) for root in roots)
 
 
