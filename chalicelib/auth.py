@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from chalicelib.config import get_settings
 from chalicelib.domain import ROLES
-from chalicelib.errors import Forbidden, Unauthenticated
+from chalicelib.errors import Forbidden, InvalidInput, Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,16 @@ def require(principal: Principal, role: str) -> None:
         raise Forbidden(f"This action needs the {role} role.")
 
 
+MAX_PROJECT_NAME = 128
+
+
 def choose_project(principal: Principal, requested: str | None) -> str | None:
     """The project a creation is recorded under: the one asked for (must be the caller's, unless
-    admin), else the caller's first."""
+    admin), else the caller's first. A name longer than 128 characters or holding control characters is a 400
+    (a project name is a key of the store's indexes, which cap their size)."""
+    if requested and (len(requested) > MAX_PROJECT_NAME or any(ord(c) < 32 or ord(c) == 127 for c in requested)):
+        raise InvalidInput(f'The "X-Jobs-Project" header must be a project name of at most {MAX_PROJECT_NAME} '
+                           "characters, without control characters", field="X-Jobs-Project")
     if requested:
         if requested not in principal.projects and not principal.is_admin:
             raise Forbidden(f"Not a member of project: {requested}")

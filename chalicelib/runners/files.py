@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chalicelib.errors import InvalidInput
 from chalicelib.runners.base import InputFile
 from chalicelib.seed import FileOutput, JsonOutput
-from chalicelib.storage import broker_for, check_relative_path
+from chalicelib.storage import broker_for, check_file_name, check_relative_path, contained
 
 RESULTS_MANIFEST = "seed.outputs.json"
 
@@ -39,8 +40,8 @@ def staged_names(files: Sequence[InputFile]) -> list[str]:
     `<file id>_` in front when two files of the input share one."""
     names, seen = [], set()
     for f in files:
-        name = os.path.basename(f.file_name.replace("\\", "/")) or f"file-{f.file_id}"
-        if name in (".", ".."):
+        name = os.path.basename(f.file_name.replace("\\", "/"))
+        if not _plain(name):  # spaces, newlines...: `${NAME}` would not expand to one word
             name = f"file-{f.file_id}"
         if name in seen:
             name = f"{f.file_id}_{name}"
@@ -49,12 +50,34 @@ def staged_names(files: Sequence[InputFile]) -> list[str]:
     return names
 
 
+def _plain(name: str) -> bool:
+    try:
+        check_file_name(name)
+    except InvalidInput:
+        return False
+    return True
+
+
+class OutsideWorkspace(Exception):
+    """A path whose real path (symbolic links resolved) leaves its workspace."""
+
+
+def inside(root: str, key: str) -> Path:
+    """`root/key`, refused (OutsideWorkspace) when its real path leaves the real path of `root`."""
+    try:
+        return contained(root, key)
+    except InvalidInput:
+        raise OutsideWorkspace(f"{key!r} resolves outside its workspace (a symbolic link leaves it)") from None
+
+
 def fetch(source: InputFile, target: Path) -> None:
-    """Copies one input file from its workspace to `target`."""
+    """Copies one input file from its workspace to `target`. In a `host` workspace, the file's real path must
+    stay inside the workspace's: a symbolic link pointing out of it is refused (OutsideWorkspace)."""
     broker = source.broker.get("broker", {})
     key = check_relative_path(source.file_path)
     if broker.get("type") == "host":
-        shutil.copyfile(Path(broker["host_path"]) / key, target)  # a copy, never a link: the job may write it
+        real = os.path.realpath(inside(broker["host_path"], key))
+        shutil.copyfile(real, target)  # a copy, never a link: the job may write it
     elif broker.get("type") == "s3":
         from chalicelib.aws import client
         client("s3").download_file(broker["bucket_name"], key, str(target))
@@ -109,7 +132,7 @@ def store(source: Path, workspace_broker: dict[str, Any], key: str, media_type: 
     key = check_relative_path(key)
     size = source.stat().st_size
     if broker.get("type") == "host":
-        target = Path(broker["host_path"]) / key
+        target = inside(broker["host_path"], key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:

@@ -40,6 +40,7 @@ from chalicelib.runners.base import (
     OutputFile,
 )
 from chalicelib.runners.files import (
+    OutsideWorkspace,
     StepFailure,
     fetch,
     match_outputs,
@@ -51,6 +52,7 @@ from chalicelib.runners.files import (
 from chalicelib.runners.process import ProcessGroup, ProcessOutcome, become_subreaper
 from chalicelib.runners.seed_env import known_names, rewrite_command, seed_environment
 from chalicelib.seed import Manifest
+from chalicelib.seed.manifest import reserved_names
 from chalicelib.timeutil import iso
 
 logger = logging.getLogger("jobs.runners")
@@ -286,6 +288,10 @@ class LocalRunner:
     def _prepare(self, execution: _Execution, manifest: Manifest, workdir: Path) -> dict[str, str]:
         """Makes the working directory and stages the inputs; input name -> the path the job gets."""
         spec = execution.spec
+        reserved = reserved_names(manifest)
+        if reserved:  # a manifest registered before these names were refused: never let a job set PATH & co
+            raise StepFailure("task-launch", f"the job type declares {reserved[0]!r}, which names an environment "
+                              "variable the runner reserves (PATH, LD_*, HOME, ALLOCATED_*...)")
         for setting in manifest.settings:
             if not isinstance(spec.settings.get(setting.name), str):
                 raise StepFailure("missing-setting", f"setting {setting.name!r} has no value")
@@ -316,6 +322,9 @@ class LocalRunner:
                     raise StepFailure("canceled", "canceled")
                 try:
                     fetch(source, folder / name)
+                except OutsideWorkspace as error:
+                    raise StepFailure("filesystem-io", f"input {spec_input.name!r}: file {source.file_id} "
+                                      f"({source.workspace}:{source.file_path}) refused: {error}") from None
                 except Exception as error:  # noqa: BLE001 - any broker error is an I/O failure here
                     raise StepFailure("filesystem-io", f"input {spec_input.name!r}: file {source.file_id} "
                                       f"({source.workspace}:{source.file_path}) could not be read: "

@@ -6,16 +6,25 @@ Every `InvalidInput` names the body field at fault by its JSON path, e.g. `input
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
+from chalicelib.errors import PayloadTooLarge
 from chalicelib.seed.manifest import Manifest, invalid, json_path
 
 DATA_KEYS = ("files", "json", "version")
 DATA_VERSIONS = ("6", "7")
 CONFIGURATION_KEYS = ("priority", "output_workspaces", "mounts", "settings")
 DEFAULT_PRIORITY = 100
+# Every input and setting reaches the job as one environment variable, which Linux caps at 128 KiB
+# (MAX_ARG_STRLEN): a value may hold at most 64 KiB of UTF-8 (a JSON value as the job sees it, compact JSON).
+MAX_VALUE_BYTES = 64 * 1024
+# The job's data item holds its input and its effective configuration, under DynamoDB's 400 KB item limit:
+# at most 128 KiB each as JSON (UTF-8), 256 KiB together.
+MAX_INPUT_BYTES = 128 * 1024
+MAX_CONFIGURATION_BYTES = 128 * 1024
 
 
 class NormalisedInput(TypedDict):
@@ -40,6 +49,8 @@ def validate_job_input(manifest: Manifest, data: Any, known_file_ids: set[int]) 
     exist."""
     if not isinstance(data, dict):
         raise invalid("input", "must be a JSON object")
+    check_text(data, "input")
+    check_json_size(data, "input", MAX_INPUT_BYTES)
     for key in data:
         if key not in DATA_KEYS:
             raise invalid(json_path("input", [key]), "is not allowed: the input takes files, json, version")
@@ -60,6 +71,7 @@ def validate_configuration(
         return {}
     if not isinstance(configuration, dict):
         raise invalid(root, "must be a JSON object")
+    check_text(configuration, root)
     for key in configuration:
         if key not in CONFIGURATION_KEYS:
             allowed = ", ".join(CONFIGURATION_KEYS)
@@ -82,6 +94,8 @@ def validate_configuration(
                  lambda v: isinstance(v, dict), "a JSON object")
     _check_named(configuration, "settings", root, "setting", {s.name for s in manifest.settings},
                  lambda v: isinstance(v, str), "a string")
+    for name, value in (configuration.get("settings") or {}).items():
+        _check_value_size(value, json_path(f"{root}.settings", [name]))
     return copy.deepcopy(configuration)
 
 
@@ -102,12 +116,66 @@ def merge_configuration(job_type_config: Any, job_config: Any, manifest: Manifes
         if default is None and output.name not in workspaces["outputs"]:
             raise invalid("configuration.output_workspaces", f"file output {output.name!r} has no workspace:"
                           f" set default or outputs.{output.name}")
-    return {
+    effective = {
         "priority": over.get("priority", base.get("priority", DEFAULT_PRIORITY)),
         "output_workspaces": workspaces,
         "mounts": {**base.get("mounts", {}), **over.get("mounts", {})},
         "settings": {**base.get("settings", {}), **over.get("settings", {})},
     }
+    check_json_size(effective, "configuration", MAX_CONFIGURATION_BYTES, " (merged over the job type's)")
+    return effective
+
+
+def check_text(value: Any, root: str) -> None:
+    """Every string and key in a JSON value is text a job can receive and the store can hold: no NUL, no
+    lone surrogate (JSON `"\\ud800"` alone). Raises the 400 naming the first bad one's JSON path."""
+    stack: list[tuple[Any, str]] = [(value, root)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            _check_string(item, path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = json_path(path, [_printable(key)])
+                if isinstance(key, str):
+                    _check_string(key, child_path)
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+
+
+def _printable(key: Any) -> str:
+    text = str(key)
+    text = "".join("?" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _check_string(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise invalid(path, "must not hold NUL characters")
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        raise invalid(path, "must not hold lone surrogates (invalid Unicode)")
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact UTF-8 JSON: what the store holds."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+
+def check_json_size(value: Any, field: str, limit: int, what: str = "") -> None:
+    size = json_size(value)
+    if size > limit:
+        raise PayloadTooLarge(f"{field}: {size} bytes as JSON{what}, more than the {limit} bytes "
+                              f"({limit // 1024} KiB) a job may hold")
+
+
+def _check_value_size(value: Any, path: str) -> None:
+    """A value as the job's environment gets it (a string as is, anything else as compact JSON)."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_VALUE_BYTES:
+        raise invalid(path, f"{size} bytes, more than the {MAX_VALUE_BYTES} (64 KiB) an input or setting "
+                      "may hold (it reaches the job as one environment variable)")
 
 
 def redact_secrets(configuration: Mapping[str, Any], manifest: Manifest) -> dict[str, Any]:
@@ -185,6 +253,7 @@ def _check_json(manifest: Manifest, values: dict[str, Any]) -> dict[str, Any]:
         value = values[spec.name]
         if not _JSON_TYPES[spec.type](value):
             raise invalid(path, f"must be of type {spec.type}, not {_json_type(value)}")
+        _check_value_size(value, path)
         checked[spec.name] = value
     return checked
 

@@ -26,6 +26,18 @@ SCHEMA_PATH = Path(__file__).with_name("manifest-1.0.0.schema.json")
 ROOT = "manifest"
 # Seed injects this variable itself, so no input or setting may take its name.
 RESERVED_ENV_NAMES = ("OUTPUT_DIR",)
+# Variables the runner sets itself or that steer the shell, the dynamic loader or an interpreter: an input,
+# setting, mount or output taking one of these names (as an environment variable: upper-cased, "-" as "_")
+# would let whoever submits a job set it.
+RUNTIME_ENV_NAMES = frozenset({
+    "OUTPUT_DIR", "PATH", "HOME", "TMPDIR", "LANG", "TZ",  # set by the runner
+    "SHELL", "IFS", "ENV", "BASH_ENV", "CDPATH", "PWD", "OLDPWD",  # read by the shell
+    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONUSERBASE", "NODE_OPTIONS", "NODE_PATH",
+    "PERLLIB", "RUBYLIB", "RUBYOPT", "JAVA_TOOL_OPTIONS",  # load code into interpreters
+    "GCONV_PATH", "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "NLSPATH", "MALLOC_CHECK_",  # read by libc
+})
+# LD_* (the dynamic loader), LC_* (locale, set by the runner), ALLOCATED_* (resources, set by the runner).
+RUNTIME_ENV_PREFIXES = ("LD_", "LC_", "DYLD_", "ALLOCATED_", "BASH_FUNC_")
 _MAX_DETAIL = 300
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -246,6 +258,13 @@ def _check_names(job: Mapping[str, Any]) -> None:
         _claim(env, _env_name(item["name"]), f"{path}.name", item["name"], as_env)
     for path, item in _items(job, ("resources", "scalar")):
         _claim(env, "ALLOCATED_" + _env_name(item["name"]), f"{path}.name", item["name"], as_env)
+    for path, item in _items(job, ("interface", "inputs", "files"), ("interface", "inputs", "json"),
+                             ("interface", "settings"), ("interface", "mounts"), ("interface", "outputs", "files"),
+                             ("interface", "outputs", "json")):
+        if is_runtime_env_name(_env_name(item["name"])):
+            raise invalid(f"{path}.name", f"{item['name']!r} is reserved: as the environment variable "
+                          f"{_env_name(item['name'])} it would change how the job runs (PATH, LD_*, HOME, "
+                          f"OUTPUT_DIR, ALLOCATED_*... are set by the runner)")
 
     outputs: dict[object, str] = {}
     for path, item in _items(job, ("interface", "outputs", "files"), ("interface", "outputs", "json")):
@@ -262,6 +281,19 @@ def _check_names(job: Mapping[str, Any]) -> None:
     for path, item in _items(job, ("errors",)):
         _claim(codes, int(item["code"]), f"{path}.code", item["code"])
         _claim(names, item["name"], f"{path}.name", item["name"])
+
+
+def is_runtime_env_name(env_name: str) -> bool:
+    """Whether a job's input, setting, mount or output may not take this environment variable name."""
+    return env_name in RUNTIME_ENV_NAMES or env_name.startswith(RUNTIME_ENV_PREFIXES)
+
+
+def reserved_names(manifest: Manifest) -> list[str]:
+    """The names of the manifest's inputs, settings and mounts that `is_runtime_env_name` refuses (a manifest
+    stored before the rule existed may have some)."""
+    names = [*(i.name for i in manifest.file_inputs), *(i.name for i in manifest.json_inputs),
+             *(s.name for s in manifest.settings), *(m.name for m in manifest.mounts)]
+    return [name for name in names if is_runtime_env_name(_env_name(name))]
 
 
 def _env_name(name: str) -> str:

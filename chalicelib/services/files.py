@@ -11,12 +11,12 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.domain import FileRecord, WorkspaceRecord
-from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge
+from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
 from chalicelib.params import Body, QueryParams, check_range, int_list, optional_time, parse_bool
-from chalicelib.storage import broker_for, check_relative_path, validate_broker
+from chalicelib.storage import broker_for, check_file_name, check_relative_path, validate_broker
 from chalicelib.timeutil import iso, parse_timestamp
 
 # Deployed, a request reaches the API function whole: Lambda takes at most 6 MB (6,291,456 bytes) of request
@@ -35,6 +35,8 @@ def create_workspace(body: dict[str, Any]) -> WorkspaceRecord:
     assert name is not None  # required=True: Body.string raises rather than return None
     if not _NAME.match(name):
         raise InvalidInput('"name" must be 1-50 lower-case letters, digits, "-" or "_"', field="name")
+    if file_store.get_workspace(name, fresh=True) is not None:  # a duplicate is a 409 whatever its configuration
+        raise Conflict(f"Workspace {name} already exists")
     values = {
         "name": name,
         "title": fields.string("title"),
@@ -66,9 +68,7 @@ def upload_url(body: dict[str, Any]) -> dict[str, Any]:
     workspace = _workspace(fields.string("workspace", required=True))
     file_name = fields.string("file_name", required=True, max_length=250)
     assert file_name is not None  # required=True
-    check_relative_path(file_name, "file_name")
-    if "/" in file_name:
-        raise InvalidInput('"file_name" must not contain "/"', field="file_name")
+    check_file_name(file_name)
     media_type = fields.string("media_type", max_length=255)
     file_path = f"uploads/{uuid.uuid4().hex}/{file_name}"
     url = broker_for(workspace.configuration).upload_url(file_path, media_type, UPLOAD_URL_SECONDS)
@@ -98,6 +98,8 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
         raise InvalidInput('Give exactly one of "file_path" (a file already in the workspace) or '
                            '"content_base64" (an upload)', field="file_path")
     file_name = fields.string("file_name", required=content is not None, max_length=250)
+    if file_name:
+        check_file_name(file_name)
     tags = body.get("data_type_tags")
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
         raise InvalidInput('"data_type_tags" must be a list of strings', field="data_type_tags")
@@ -113,8 +115,6 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
     size: int | None
     if content is not None:
         assert file_name is not None  # required (content is given): Body.string raises rather than return None
-        if "/" in file_name or file_name in (".", ".."):
-            raise InvalidInput('"file_name" must not contain "/"', field="file_name")
         try:
             data = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError):
@@ -131,8 +131,10 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
         if size is None:
             raise InvalidInput(f'"file_path": no file at {file_path!r} in workspace {workspace.name}',
                                field="file_path")
+        if not file_name:
+            file_name = file_path.rsplit("/", 1)[-1]
+            check_file_name(file_name, "file_path")
         file_id = next_id("file")
-        file_name = file_name or file_path.rsplit("/", 1)[-1]
     file = FileRecord(
         id=file_id, workspace_id=workspace.id, workspace_name=workspace.name, file_name=file_name,
         file_path=file_path, media_type=media_type, file_type="SOURCE", file_size=size,

@@ -8,13 +8,19 @@ from typing import Any
 from chalicelib import clock
 from chalicelib.auth import Principal
 from chalicelib.domain import JobTypeRecord
-from chalicelib.errors import InvalidInput, NotFound
+from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.models import catalog, files
 from chalicelib.params import Body, QueryParams, int_list, optional_bool
 from chalicelib.seed import job_type_errors, validate_configuration, validate_manifest, workspaces_used
+from chalicelib.seed.data import json_size
 
 JOB_TYPE_FIELDS = ("docker_image", "manifest", "configuration", "is_active", "is_paused", "max_scheduled",
                    "max_tries", "icon_code", "is_published")
+# A job type is one DynamoDB item (at most 400 KB) holding its manifest, its configuration and, again, the
+# manifest's title and description: sizes as UTF-8 JSON, checked before anything is written.
+MAX_MANIFEST_BYTES = 128 * 1024
+MAX_DESCRIPTION_BYTES = 32 * 1024
+MAX_CONFIGURATION_BYTES = 64 * 1024
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Registered:
 def register_job_type(body: dict[str, Any], principal: Principal, project: str | None) -> Registered:
     fields = Body(body, JOB_TYPE_FIELDS, ignored=("auto_update",))
     docker_image = fields.string("docker_image", required=True)
+    _check_sizes(body)
     manifest = validate_manifest(fields.obj("manifest", required=True))
     configuration = validate_configuration(fields.obj("configuration"), manifest)
     missing = sorted(name for name in workspaces_used(configuration) if files.get_workspace(name) is None)
@@ -60,6 +67,27 @@ def register_job_type(body: dict[str, Any], principal: Principal, project: str |
     new_type["paused"] = now if new_type["is_paused"] else None
     new_type["deprecated"] = None if new_type["is_active"] else now
     return Registered(catalog.create_job_type(new_type, now), created=True)
+
+
+def _check_sizes(body: dict[str, Any]) -> None:
+    """413 naming the field when the job type could not be stored in one item (DynamoDB refuses the write,
+    which must never be read as anything else)."""
+    raw = body.get("manifest")
+    job = raw.get("job") if isinstance(raw, dict) else None
+    description = job.get("description") if isinstance(job, dict) else None
+    if isinstance(description, str):
+        _limit(description, "manifest.job.description", MAX_DESCRIPTION_BYTES)
+    if raw is not None:
+        _limit(raw, "manifest", MAX_MANIFEST_BYTES)
+    if body.get("configuration") is not None:
+        _limit(body["configuration"], "configuration", MAX_CONFIGURATION_BYTES)
+
+
+def _limit(value: Any, field: str, limit: int) -> None:
+    size = len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else json_size(value)
+    if size > limit:
+        raise PayloadTooLarge(f'"{field}" is {size} bytes, more than the {limit} bytes ({limit // 1024} KiB) a job '
+                              "type may hold")
 
 
 def _stamp_state_changes(changes: dict[str, Any], job_type: JobTypeRecord, now: datetime) -> None:
