@@ -86,6 +86,8 @@ def create_job_type(values: dict[str, Any], now: datetime) -> JobTypeRecord:
             transaction.save(to_item(job_type, JobType), condition=JobType.id.does_not_exist())
             transaction.save(to_item(revision, JobTypeRevision), condition=JobTypeRevision.job_type_id.does_not_exist())
     except TransactWriteError as error:
+        if not _refused_by_condition(error):
+            raise  # throttling, an item too large...: not "it exists"
         raise Conflict(f"Job type {job_type.name} {job_type.version} already exists") from error
     return job_type
 
@@ -103,8 +105,16 @@ def add_revision(existing: JobTypeRecord, changes: dict[str, Any], now: datetime
             transaction.save(to_item(changed, JobType), condition=JobType.revision_num == existing.revision_num)
             transaction.save(to_item(revision, JobTypeRevision), condition=JobTypeRevision.job_type_id.does_not_exist())
     except TransactWriteError as error:
+        if not _refused_by_condition(error):
+            raise
         raise Conflict(f"Job type {existing.name} {existing.version} was changed concurrently; retry") from error
     return changed
+
+
+def _refused_by_condition(error: TransactWriteError) -> bool:
+    """Whether a transaction was cancelled because a condition failed (the only thing a 409 may mean)."""
+    reasons = [reason for reason in getattr(error, "cancellation_reasons", None) or () if reason is not None]
+    return any(reason.code == "ConditionalCheckFailed" for reason in reasons)
 
 
 # --- errors ----------------------------------------------------------------------------------------
