@@ -12,6 +12,7 @@ from chalicelib.handlers.common import (
     json_response,
     paginate,
     query_params,
+    scope_of,
 )
 from chalicelib.lazy import lazy
 
@@ -53,12 +54,12 @@ def post_upload() -> Response:
 @api_route(blueprint, "/v6/files", "viewer")
 def get_files() -> Response:
     request = blueprint.current_request
-    return paginate(request, service.list_files(query_params(request)), views.file_view)
+    return paginate(request, service.list_files(query_params(request), scope_of(request)), views.file_view)
 
 
 @api_route(blueprint, "/v6/files/{file_id}", "viewer")
 def get_file(file_id: str) -> Response:
-    file, base_url = service.get_file(int_path(file_id))
+    file, base_url = service.get_file(int_path(file_id), scope_of(blueprint.current_request))
     return json_response(views.file_view(file, base_url))
 
 

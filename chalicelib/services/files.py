@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.auth import Principal
-from chalicelib.domain import FileRecord, WorkspaceRecord
+from chalicelib.domain import EVERYTHING, FileRecord, Scope, WorkspaceRecord
 from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
@@ -147,9 +147,9 @@ def add_file(body: dict[str, Any], principal: Principal, project: str | None) ->
     return file_store.insert_file(file)
 
 
-def get_file(file_id: int) -> tuple[FileRecord, str | None]:
+def get_file(file_id: int, scope: Scope = EVERYTHING) -> tuple[FileRecord, str | None]:
     file = file_store.get_file(file_id)
-    if file is None:
+    if file is None or not scope.allows(file.project):
         raise NotFound()
     workspace = file_store.get_workspace(file.workspace_name)
     return file, workspace.base_url if workspace else None
@@ -197,7 +197,8 @@ def job_input_files(job_id: int, params: QueryParams) -> list[FileRecord]:
     return filter_files(list(file_store.get_files(ids).values()), params)
 
 
-def list_files(params: QueryParams) -> list[FileRecord]:
+def list_files(params: QueryParams, scope: Scope = EVERYTHING) -> list[FileRecord]:
+    """Files the caller may see: those recorded under its projects (an admin: all)."""
     job_ids = int_list(params, "job_id")
     rows = file_store.files_of_jobs(job_ids) if job_ids else file_store.all_files()
-    return filter_files(rows, params)
+    return filter_files([file for file in rows if scope.allows(file.project)], params)

@@ -100,6 +100,18 @@ def test_explain_shows_no_figures_of_jobs_the_caller_cannot_see(api, two_project
     assert admin_plan["matches"] == 2 and admin_plan["candidates"] == 2
 
 
+def test_files_of_other_projects_are_not_listed_or_shown(api, two_projects):
+    # Given a file the admin uploaded under its own project
+    hidden = api.post("/v6/files/", {"workspace": "default", "file_name": "secret.txt", "content_base64": "c2VjcmV0"},
+                      headers={"X-Jobs-Project": "admin-project"}).json_body["id"]
+    viewer = api.as_role("viewer")
+    # Then another project's caller neither lists nor reads it, while the admin does
+    assert hidden not in [row["id"] for row in viewer.get("/v6/files/?page_size=1000").json_body["results"]]
+    assert viewer.get(f"/v6/files/{hidden}/").status_code == 404
+    assert api.get(f"/v6/files/{hidden}/").status_code == 200
+    assert hidden in [row["id"] for row in api.get("/v6/files/?page_size=1000").json_body["results"]]
+
+
 def test_submitting_needs_a_project(api, two_projects):
     write_tokens_file(os.environ["JOBS_TOKENS_FILE"], [
         {"token": "lonely-token", "name": "lonely", "role": "submitter", "projects": []},
