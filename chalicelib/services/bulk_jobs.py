@@ -38,7 +38,7 @@ from chalicelib.domain import (
     JobRecord,
     Scope,
 )
-from chalicelib.errors import InvalidInput, NotFound, StaleUpdate
+from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge, StaleUpdate
 from chalicelib.models import bulk as bulk_store
 from chalicelib.models import catalog, executions, job_state
 from chalicelib.models import jobs as job_store
@@ -49,6 +49,8 @@ from chalicelib.wiring import services
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
+# The operation keeps its filter on one DynamoDB item (at most 400 KB): a list longer than this is refused.
+MAX_LIST_VALUES = 1000
 MAX_VISIBLE_OPERATIONS = 10_000
 DRY_RUN_IDS = 20
 KINDS = ("cancel", "requeue")
@@ -112,8 +114,9 @@ def _job_type_pairs(body: dict) -> list[tuple[str, str]]:
     pairs = []
     for item in _flat_list(body, "job_types"):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
-                or not isinstance(item.get("version"), str):
-            raise InvalidInput('"job_types" must be a list of {"name": ..., "version": ...}', field="job_types")
+                or not isinstance(item.get("version"), str) or set(item) - {"name", "version"}:
+            raise InvalidInput('"job_types" must be a list of {"name": ..., "version": ...} (nothing else)',
+                               field="job_types")
         pairs.append((item["name"], item["version"]))
     return pairs
 
@@ -145,6 +148,10 @@ def parse_request(kind: str, body: dict, now: datetime | None = None, scope: Sco
     if is_superseded is not None and not isinstance(is_superseded, bool):
         raise InvalidInput('"is_superseded" must be a boolean', field="is_superseded")
     ints = {name: _ints(body, name) for name in INT_LISTS}
+    for name, values in ints.items():
+        if len(values) > MAX_LIST_VALUES:
+            raise PayloadTooLarge(f'"{name}" names more than {MAX_LIST_VALUES} values; filter by status, job type, '
+                                  'batch or time instead, or send several requests')
     names = _strings(body, "job_type_names")
     categories = _strings(body, "error_categories", ERROR_CATEGORIES)
     pairs = _job_type_pairs(body)
@@ -155,8 +162,8 @@ def parse_request(kind: str, body: dict, now: datetime | None = None, scope: Sco
         if body.get(name) is not None and not isinstance(body[name], bool):
             raise InvalidInput(f'"{name}" must be a boolean', field=name)
     priority = body.get("priority") if kind == "requeue" else None
-    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
-        raise InvalidInput('"priority" must be an integer', field="priority")
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool) or priority < 1):
+        raise InvalidInput('"priority" must be an integer of at least 1 (as when a job is queued)', field="priority")
 
     normalised: dict[str, Any] = {}
     if started:

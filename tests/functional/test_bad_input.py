@@ -33,3 +33,17 @@ def test_json_nested_within_the_limit_still_reaches_validation(api):
     body = {"job_type_id": 1, "input": {"json": {"LEVEL": json.loads("[" * 30 + "]" * 30)}}}
     response = api.post("/v6/jobs/", body)
     assert response.status_code in (400, 404) and "nested" not in response.json_body["detail"]
+
+
+@pytest.mark.parametrize("kind, body, status, field", [
+    ("requeue", {"all": True, "priority": 0}, 400, "priority"),
+    ("requeue", {"all": True, "priority": -5}, 400, "priority"),
+    ("cancel", {"job_ids": list(range(1, 30_001))}, 413, "job_ids"),
+    ("cancel", {"job_types": [{"name": "a", "version": "1", "revision": 2}]}, 400, "job_types"),
+])
+def test_bulk_bodies_that_could_not_be_kept_or_mean_nothing_are_refused(api, kind, body, status, field):
+    # When an operator sends the bad body
+    response = api.post(f"/v6/jobs/{kind}/", body)
+    # Then it is refused naming the field, and no operation is recorded
+    assert_error(response, status, f'"{field}"')
+    assert api.get("/v6/jobs/bulk-operations/").json_body["count"] == 0
