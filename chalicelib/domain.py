@@ -76,7 +76,6 @@ class Page:
     rows: list[JobRecord]
     after: str | None = None
     before: str | None = None
-    related: dict = field(default_factory=dict)
 
 
 # --- records -------------------------------------------------------------------------------------------

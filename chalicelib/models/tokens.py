@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.models.tables import ApiToken
 
 
@@ -51,16 +49,6 @@ def revoke_tokens_of(name: str, now: datetime) -> int:
             item.update(actions=[ApiToken.revoked.set(now)])
             count += 1
     return count
-
-
-def revoke_token(sha256: str, now: datetime) -> bool:
-    """Revoke one token by digest; False when there is no such token."""
-    try:
-        ApiToken(sha256=sha256).update(actions=[ApiToken.revoked.set(now)],
-                                       condition=ApiToken.sha256.exists())
-    except UpdateError:
-        return False
-    return True
 
 
 def list_tokens() -> list[TokenRecord]:

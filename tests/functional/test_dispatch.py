@@ -2,7 +2,9 @@
 fake runner standing in for the worker slots (the real local runner has its own tests)."""
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -55,17 +57,26 @@ def now():
     clock.set_clock(None)
 
 
-@pytest.fixture
-def world(api, now):
-    runner = FakeRunner()
-    node = nodes.register("worker-1", {"cpus": 4.0, "mem": 8192.0, "disk": 100000.0, "gpus": 0.0}, 1, T0)
+@contextlib.contextmanager
+def dispatch_world(api, slots: int = 1) -> Iterator[dict]:
+    """A node with `slots` fake runner slots installed as this process's runner, a job type and an input file."""
+    runner = FakeRunner(slots)
+    node = nodes.register("worker-1", {"cpus": 4.0, "mem": 8192.0, "disk": 100000.0, "gpus": 0.0}, slots, T0)
     wiring.set_runtime(wiring.Runtime(runner, node.id, node.hostname, node.resources))
     job_type = sd.job_type("work", configuration={"output_workspaces": {"default": "default"}})
     workspace = file_store.get_workspace("default")
     (source,) = file_store.save_files([dict(workspace_id=workspace.id, workspace_name="default", file_name="in.txt",
                                             file_path="in/in.txt", file_size=10)], T0)
-    yield {"runner": runner, "node": node, "type": job_type, "file": source, "api": api}
-    wiring.set_runtime(None)
+    try:
+        yield {"runner": runner, "node": node, "type": job_type, "file": source, "api": api}
+    finally:
+        wiring.set_runtime(None)
+
+
+@pytest.fixture
+def world(api, now):
+    with dispatch_world(api) as built:
+        yield built
 
 
 def submit(world, priority: int | None = None, job_type=None) -> int:

@@ -16,15 +16,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import clock, wiring
-from chalicelib.models import files as file_store
+from chalicelib import clock
 from chalicelib.models import jobs as job_store
-from chalicelib.models import nodes
 from chalicelib.models.tables import JobData, JobType
 from chalicelib.services import execution_events
 from local import sample_data as sd
 from tests.functional import races
-from tests.functional.test_dispatch import FakeRunner, deliver, message, result, submit
+from tests.functional.test_dispatch import deliver, dispatch_world, message, result, submit
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -45,16 +43,8 @@ def moments():
 
 @pytest.fixture
 def world(api, moments, monkeypatch):
-    runner = FakeRunner(slots=3)  # free slots: only a precondition can stop a second claim
-    node = nodes.register("worker-1", {"cpus": 4.0, "mem": 8192.0, "disk": 100000.0, "gpus": 0.0}, 3, T0)
-    wiring.set_runtime(wiring.Runtime(runner, node.id, node.hostname, node.resources))
-    job_type = sd.job_type("work", configuration={"output_workspaces": {"default": "default"}})
-    workspace = file_store.get_workspace("default")
-    (source,) = file_store.save_files([dict(workspace_id=workspace.id, workspace_name="default", file_name="in.txt",
-                                            file_path="in/in.txt", file_size=10)], T0)
-    yield {"runner": runner, "type": job_type, "file": source, "api": api, "bulk": races.Bulk(api, monkeypatch),
-           "moments": moments}
-    wiring.set_runtime(None)
+    with dispatch_world(api, slots=3) as built:  # free slots: only a precondition can stop a second claim
+        yield {**built, "bulk": races.Bulk(api, monkeypatch), "moments": moments}
 
 
 # --- given / then helpers -------------------------------------------------------------------------------
