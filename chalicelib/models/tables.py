@@ -11,6 +11,7 @@ with ties broken by id, and time ranges on last_modified as key conditions.
 from __future__ import annotations
 
 import dataclasses
+import os
 from functools import lru_cache
 from typing import Any, Callable, Hashable, Iterable, Sequence, TypeVar, cast
 
@@ -42,6 +43,7 @@ class BaseModel(Model):
         table_name = ""
         billing_mode = "PAY_PER_REQUEST"
         region: str | None  # declared only (no value): PynamoDB's metaclass fills in the default region
+        host: str | None    # likewise (the endpoint: None in AWS, the emulator's URL locally)
 
 
 ALL_MODELS: list[type[BaseModel]] = []
@@ -57,11 +59,15 @@ def _table(base_name: str) -> Callable[[type[B]], type[B]]:
 
 
 def configure_tables(prefix: str, region: str) -> None:
-    """Point every model at `<prefix><base name>` in `region` (the composition root does, when it builds)."""
+    """Point every model at `<prefix><base name>` in `region` (the composition root does, when it builds).
+    A connection's client also holds the endpoint (AWS_ENDPOINT_URL: an emulator's port), so it is kept only
+    while that is the same too."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
     for model in ALL_MODELS:
         name = prefix + model.base_name
-        if (model.Meta.table_name, getattr(model.Meta, "region", None)) != (name, region):
-            model.Meta.table_name, model.Meta.region = name, region
+        wanted = (name, region, endpoint)
+        if (model.Meta.table_name, getattr(model.Meta, "region", None), getattr(model.Meta, "host", None)) != wanted:
+            model.Meta.table_name, model.Meta.region, model.Meta.host = name, region, endpoint
             model._connection = None  # connections (and their clients) are costly: keep them when nothing changed
 
 

@@ -59,3 +59,21 @@ def test_a_dispatch_with_no_runner_keeps_its_message_and_says_so(api, capsys):
     # waits, and a metric counts it
     assert job_store.get_job(job_id).status == "QUEUED"
     assert "DispatchWithoutRunner" in capsys.readouterr().out
+
+
+def test_a_new_install_follows_a_moved_endpoint(api, monkeypatch):
+    # Given a process that has read the store (its table connections are made and kept)
+    job_type = sd.job_type("followed")
+    assert job_store.get_job(10**9) is None
+    # When it is installed afresh against another endpoint (an emulator restarted on another port)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    wiring.install()
+    # Then its reads go there, not through the connection kept from before
+    with pytest.raises(Exception, match="127.0.0.1:9"):
+        job_store.get_job(10**9)
+    # And back at the first endpoint, the store is found as it was
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    wiring.install()
+    from chalicelib.models import catalog
+    assert catalog.get_job_type(job_type.id) is not None
