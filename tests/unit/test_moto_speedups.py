@@ -203,3 +203,27 @@ def test_pages_end_where_moto_ends_them_after_items_grow_in_place():
     generic = _pages_after_growing_updates(on=False)
     assert len(generic) > 6  # both reads really span several 1 MB pages
     assert _pages_after_growing_updates(on=True) == generic
+
+
+def _too_large_answers(on: bool) -> list[str]:
+    answers = []
+    with mock_aws(), speedups(on):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="big", BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        for size in (404_000, 406_000):  # either side of moto's 405,000-byte limit, in several attributes
+            item = {"pk": {"S": f"p{size}"}, **{f"a{n}": {"S": "x" * (size // 4)} for n in range(4)}}
+            try:
+                client.put_item(TableName="big", Item=item)
+                answers.append("stored")
+            except client.exceptions.ClientError as error:
+                answers.append(error.response["Error"]["Message"])
+        answers.append(str(client.scan(TableName="big", Select="COUNT")["Count"]))
+    return answers
+
+
+def test_an_item_too_large_is_refused_as_moto_refuses_it():
+    generic = _too_large_answers(on=False)
+    assert generic[0] == "stored" and generic[1] != "stored" and generic[2] == "1"
+    assert _too_large_answers(on=True) == generic
