@@ -11,7 +11,10 @@ matches none of its filters), so the measured requests have the same matches at 
 - that stack is stopped with SIGINT (last snapshot), and started again: restart from a snapshot;
 - against it, over HTTP: filtered list pages (20 times) and an indexed history search (10 times), p50 / p95,
   then 20 client threads each sending 4 list or search requests (requests/s, errors);
-- 100 jobs running `true` submitted at once, throughput from the first POST to the last COMPLETED.
+- 100 jobs running `true` submitted at once (priority 1), throughput from the first POST to the last COMPLETED.
+
+The seeded jobs are data, not work: their job types are paused and the stack runs no sweep (their RUNNING
+jobs have no process and would end node-lost while being listed).
 
 Run: `.venv/bin/python -m bench.local_engine` (BENCH_ENGINE_SIZES=2000,20000,100000). The machine is shared.
 """
@@ -41,15 +44,9 @@ LIST_REPEATS, SEARCH_REPEATS, PER_CLIENT = 20, 10, 4
 
 def seed_in_process(data_dir: Path, total: int) -> tuple[dict, float]:
     from bench.list_jobs import seed
-    from chalicelib import aws, workflows
-    from chalicelib.models.catalog import forget_cached
-    from chalicelib.models.files import forget_cached as forget_workspaces
-    from chalicelib.models.ids import forget_reserved_ids
-    from chalicelib.queues import reset_queue_urls
+    from chalicelib.wiring import reset
     from local.stack import LocalStack, free_port
-    for forget in (aws.reset_clients, forget_cached, forget_workspaces, forget_reserved_ids, reset_queue_urls,
-                   workflows.forget_arns):  # a previous size's store is gone
-        forget()
+    reset()  # a previous size's store is gone: clients, caches and ids are built afresh
     os.environ.update({"JOBS_JOURNAL_MAX_RECORDS": "100000000", "JOBS_SNAPSHOT_SECONDS": "100000"})
     stack = LocalStack(data_dir=data_dir, port=free_port(), admin_token=TOKEN, snapshot_seconds=100000)
     stack.configure_environment()
@@ -58,11 +55,21 @@ def seed_in_process(data_dir: Path, total: int) -> tuple[dict, float]:
     started = time.perf_counter()
     keys = seed(total)
     seconds = time.perf_counter() - started
+    pause_seeded_job_types()
     stack._moto.process.kill()  # a crash: the journal holds everything, no snapshot exists
     stack._moto.process.wait()
     for name in ("JOBS_JOURNAL_MAX_RECORDS", "JOBS_SNAPSHOT_SECONDS"):
         os.environ.pop(name)
     return keys, seconds
+
+
+def pause_seeded_job_types() -> None:
+    """The seeded jobs are data to list and search, not work: their job types are paused so none of them
+    runs while the throughput is measured (the measured jobs are queued at priority 1, ahead of them)."""
+    from chalicelib import clock
+    from chalicelib.models import catalog
+    for job_type in catalog.all_job_types():
+        catalog.add_revision(job_type, {"is_paused": True, "paused": clock.now()}, clock.now())
 
 
 class Subprocess:
@@ -71,7 +78,9 @@ class Subprocess:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_"))}
         env.update({"PORT": str(self.port), "JOBS_DATA_DIR": str(data_dir), "JOBS_ADMIN_TOKEN": TOKEN,
-                    "PYTHONUNBUFFERED": "1"})
+                    "PYTHONUNBUFFERED": "1",
+                    # No sweep: the seeded RUNNING jobs have no process and would end node-lost mid-measure.
+                    "JOBS_SWEEP_SECONDS": "100000"})
         started = time.perf_counter()
         self.process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env, text=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -148,7 +157,8 @@ def throughput(base: str) -> float:
     session = requests.Session()
     for _ in range(RUN_JOBS):
         response = session.post(f"{base}/v6/jobs/", headers=AUTH, json={
-            "job_type_id": job_type, "input": {"files": {"INPUT_FILE": [upload["id"]]}}})
+            "job_type_id": job_type, "configuration": {"priority": 1},
+            "input": {"files": {"INPUT_FILE": [upload["id"]]}}})
         assert response.status_code == 201, response.text
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
