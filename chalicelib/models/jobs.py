@@ -23,7 +23,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Collection, Iterable, Iterator
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex
@@ -592,10 +592,26 @@ def job_input_links(job_id: int) -> list[InputLinkRecord]:
     return [to_record(link, InputLinkRecord) for link in JobInputFile.query(job_id)]
 
 
-def queued_jobs(limit: int) -> Iterator[JobRecord]:
-    """QUEUED jobs in dispatch order: lowest priority number first, then first queued."""
-    for item in Job.by_queue.query("queued", limit=limit, page_size=min(limit, 100)):
-        yield to_record(item, JobRecord)
+def queued_jobs(read_budget: int, skipping: Collection[int] = ()) -> Iterator[JobRecord]:
+    """QUEUED jobs in dispatch order: lowest priority number first, then first queued. Jobs of the job types
+    in `skipping` are left out by the store (a filter on each page); the caller may add types while it
+    iterates, and the next page leaves them out too (the first 100: DynamoDB's limit for IN; any more are
+    returned and the caller skips them). At most `read_budget` queue entries are read."""
+    start = None
+    read = 0
+    while read < read_budget:
+        skipped = tuple(skipping)[:100]
+        result = Job.by_queue.query("queued", page_size=min(100, read_budget - read), last_evaluated_key=start,
+                                    filter_condition=~Job.job_type_id.is_in(*skipped) if skipped else None)
+        page = next(result.page_iter, None)
+        if page is None:
+            return
+        read += page.get("ScannedCount", len(page.get("Items", [])))
+        for raw in page.get("Items", []):
+            yield to_record(Job.from_raw_data(raw), JobRecord)
+        start = result.page_iter.last_evaluated_key
+        if start is None:
+            return
 
 
 def count_running(job_type_id: int) -> int:

@@ -4,7 +4,8 @@ A dispatch message only wakes the dispatcher up; what runs next is decided by th
 (lowest priority number first, then first in first out), so a priority-1 job queued after fifty
 priority-100 jobs takes the next free slot. For each candidate: a paused job type waits, a job type
 at its `max_scheduled` waits, a job whose resources fit no node waits and its job type's
-`unmet_resources` says why; otherwise the job is claimed with a conditional transaction (QUEUED on
+`unmet_resources` says why (jobs that wait never hold up the jobs behind them: see `QUEUE_READ_BUDGET`);
+otherwise the job is claimed with a conditional transaction (QUEUED on
 this exe_num -> RUNNING, execution created) and launched on the runner. A job someone else claimed
 first is simply skipped.
 
@@ -28,7 +29,10 @@ from chalicelib.seed import Manifest, job_resources
 from chalicelib.wiring import Runtime, services
 
 logger = logging.getLogger("jobs.dispatch")
-CANDIDATES_PER_FILL = 200
+# Queue entries one fill may read. Jobs of a job type that cannot run now (paused, at its max_scheduled) are
+# left out of the next pages as soon as one of them is seen, so they hold up the jobs behind them only while
+# more than this many entries sit between (one per job type met, plus the other jobs that must wait).
+QUEUE_READ_BUDGET = 2000
 RESOURCE_NAMES = ("cpus", "mem", "disk", "gpus")
 
 
@@ -66,19 +70,22 @@ def _fill(current: Runtime, now: datetime | None) -> list[int]:
     now = now or clock.now()
     running_by_type: dict[int, int] = {}
     job_types: dict[int, JobTypeRecord | None] = {}
-    for job in job_store.queued_jobs(limit=CANDIDATES_PER_FILL):
+    waiting_types: set[int] = set()  # cannot run now: the store leaves their jobs out of the next pages
+    for job in job_store.queued_jobs(QUEUE_READ_BUDGET, skipping=waiting_types):
         if free <= 0:
             break
-        if job.dispatch_after and job.dispatch_after > now:
+        if job.job_type_id in waiting_types or (job.dispatch_after and job.dispatch_after > now):
             continue
         job_type = job_types.get(job.job_type_id) or catalog.get_job_type(job.job_type_id)
         job_types[job.job_type_id] = job_type
         if job_type is None or job_type.is_paused:
+            waiting_types.add(job.job_type_id)
             continue
         if job_type.max_scheduled:
             if job.job_type_id not in running_by_type:
                 running_by_type[job.job_type_id] = job_store.count_running(job.job_type_id)
             if running_by_type[job.job_type_id] >= job_type.max_scheduled:
+                waiting_types.add(job.job_type_id)
                 continue
         revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
         manifest = Manifest.from_validated(revision.manifest if revision else job_type.manifest)

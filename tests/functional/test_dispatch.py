@@ -232,6 +232,27 @@ def test_paused_types_wait_and_max_scheduled_caps(world):
     assert job_store.get_job(b).status == "QUEUED" and job_store.get_job(waiting).status == "QUEUED"
 
 
+@pytest.mark.parametrize("blocked", ["paused", "capped"])
+def test_jobs_that_must_wait_do_not_hold_up_the_jobs_behind_them(world, blocked):
+    # Given 450 queued jobs of a job type that cannot run now (paused, or at its max_scheduled), queued first
+    fields = {"is_paused": True} if blocked == "paused" else {"max_scheduled": 1}
+    waiting_type = sd.job_type(blocked, configuration={"output_workspaces": {"default": "default"}}, **fields)
+    ids = iter(sd.new_ids(450))
+    sd.store([sd.build_job(next(ids), waiting_type, "QUEUED", T0 - timedelta(minutes=10) + timedelta(seconds=n))
+              for n in range(450)])
+    if blocked == "capped":
+        world["runner"].slots = 2
+        running = submit(world, job_type=waiting_type, priority=1)
+        deliver(world["api"], message(running))
+        assert [s.job_id for s in world["runner"].launched] == [running]
+    # When a job of another type is queued behind them and a slot is free
+    behind = submit(world)
+    deliver(world["api"], message(behind))
+    # Then it runs: the dispatcher looks past the jobs that must wait
+    assert world["runner"].launched[-1].job_id == behind
+    assert job_store.get_job(behind).status == "RUNNING"
+
+
 def test_a_job_that_fits_no_node_waits_and_says_why(world):
     manifest = sd.manifest("huge")
     manifest["job"]["resources"]["scalar"] = [{"name": "cpus", "value": 64.0}, {"name": "mem", "value": 1.0e6}]
