@@ -35,6 +35,7 @@ import base64
 import copy
 import json
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 ITEM_MEMBERS = {
@@ -232,7 +233,7 @@ def _keep_item_sizes() -> None:
         item.hash_key, item.range_key = hash_key, range_key
         values = LimitedSizeDict.__new__(LimitedSizeDict)  # filled without the per-insertion re-measure
         for name, value in attrs.items():
-            dict.__setitem__(values, name, DynamoType(value))
+            dict.__setitem__(values, name, DynamoType(value) if isinstance(value, DynamoType) else dynamo_type(value))
         total = sum(bytesize(name) + value.size() for name, value in values.items())
         if total > ITEM_SIZE_LIMIT:  # what LimitedSizeDict would have raised at some insertion
             raise ItemSizeTooLarge
@@ -273,6 +274,43 @@ def _read_without_copying_items() -> None:
         return copy.deepcopy(value, memo)  # backups and restores of whole tables still copy
 
     table_module.copy = types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy)
+
+
+def dynamo_type(value: dict) -> Any:
+    """moto's DynamoType for one AttributeValue (as `DynamoType(value)` builds it, nested lists and maps
+    included), without its generic constructor's per-value overhead: a job item holds ~40 of them."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    ((kind, inner),) = value.items()
+    built = DynamoType.__new__(DynamoType)
+    built.type = kind
+    if kind == "L":
+        inner = [dynamo_type(item) for item in inner]
+    elif kind == "M":
+        inner = {name: dynamo_type(item) for name, item in inner.items()}
+    built.value = inner
+    return built
+
+
+def load_trusted_items(table: Any, items: Iterable[dict]) -> int:
+    """Store items a snapshot of this emulator holds (each was validated when first written): without moto's
+    per-item validation and measuring, which cost most of a restore. Returns how many were stored."""
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+    count = 0
+    for attrs in items:
+        item = Item.__new__(Item)
+        values = LimitedSizeDict.__new__(LimitedSizeDict)
+        for name, value in attrs.items():
+            dict.__setitem__(values, name, dynamo_type(value))
+        item.attrs = values
+        item.hash_key = values[table.hash_key_attr]
+        item.range_key = values[table.range_key_attr] if table.range_key_attr else None
+        if item.range_key is not None:
+            table.items[item.hash_key][item.range_key] = item
+        else:
+            table.items[item.hash_key] = item
+        count += 1
+    table.__dict__.pop("_local_sorted_partitions", None)  # local/moto_index.py rebuilds at the next query
+    return count
 
 
 def _forget_size(backend, table_name: str, key: dict) -> None:
