@@ -54,6 +54,9 @@ _transact = None  # moto's own DynamoDBBackend.transact_write_items while item-l
 _sizes = None  # moto's own (Item.__init__, Item.size, DynamoDBBackend.update_item) while item sizes are kept
 _table_copy = None  # the `copy` module moto's table.py used before reads stopped copying items
 _in_transaction = threading.local()
+_result_init = None  # moto's own DynamoResult.__init__ while stored items are encoded from kept JSON
+STORED_ITEMS = "_local_stored_items"
+ENCODED = "_local_encoded"
 PARSED_KEPT = 512
 
 
@@ -94,6 +97,35 @@ def _encode(form: str, value: Any) -> Any:
             for entry in value]
 
 
+def _stored_value(value: Any) -> dict:
+    """One stored value (moto's DynamoType, maps and lists of them) as DynamoDB JSON."""
+    kind = getattr(value, "type", None)
+    if kind is None:  # a plain AttributeValue
+        return attribute_value(value)
+    if kind == "M":
+        return {"M": {name: _stored_value(item) for name, item in value.value.items()}}
+    if kind == "L":
+        return {"L": [_stored_value(item) for item in value.value]}
+    if kind == "B":  # stored as it came off the wire (base64 text) or as bytes
+        return {"B": _stored_binary(value.value)}
+    if kind == "BS":
+        return {"BS": [_stored_binary(item) for item in value.value]}
+    return attribute_value({kind: value.value})
+
+
+def _stored_binary(value: Any) -> str:
+    return value if isinstance(value, str) else base64.b64encode(value).decode()
+
+
+def _item_json(attrs: Any) -> str:
+    """A stored item's attributes as DynamoDB JSON text, kept on the item until a write changes it."""
+    kept = attrs.__dict__.get(ENCODED)
+    if kept is None:
+        kept = attrs.__dict__[ENCODED] = json.dumps({name: _stored_value(value) for name, value in attrs.items()},
+                                                    separators=(",", ":"))
+    return kept
+
+
 def _is_plain(value: Any) -> bool:
     return isinstance(value, (dict, list))
 
@@ -101,6 +133,7 @@ def _is_plain(value: Any) -> bool:
 def install() -> None:
     """All three DynamoDB fixes (once per process; `uninstall` puts moto back as it was)."""
     global _generic
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
     from moto.dynamodb.responses import DynamoResult
     if _generic is not None:
         return
@@ -109,6 +142,13 @@ def install() -> None:
     def execute_result(self, context):
         members = ITEM_MEMBERS.get(str(context.operation_model.name))
         result = self.result
+        stored = self.__dict__.pop(STORED_ITEMS, None)
+        if stored is not None:  # a Query's or Scan's items, kept as moto stores them (see result_init)
+            status, headers, body = execute_result(self, context)
+            if not str(status).startswith("2"):
+                return status, headers, body
+            items = ",".join(_item_json(attrs) for attrs in stored)
+            return status, headers, f'{body[:-1]}{"," if body != "{}" else ""}"Items":[{items}]}}'
         if not members or not isinstance(result, dict):
             return generic(self, context)
         held = {name: result[name] for name in members if _is_plain(result.get(name))}
@@ -125,7 +165,20 @@ def install() -> None:
         document.update({name: _encode(members[name], value) for name, value in held.items()})
         return status, headers, json.dumps(document, separators=(",", ":"))
 
+    init = DynamoResult.__init__
+
+    def result_init(self, result):
+        items = result.get("Items") if isinstance(result, dict) else None
+        if isinstance(items, list) and all(type(attrs) is LimitedSizeDict for attrs in items):
+            init(self, {name: value for name, value in result.items() if name != "Items"})
+            self.__dict__[STORED_ITEMS] = items  # encoded from their kept JSON, not converted twice
+        else:
+            init(self, result)
+
+    global _result_init
+    _result_init = init
     DynamoResult.execute_result = execute_result
+    DynamoResult.__init__ = result_init
     _keep_parsed_update_expressions()
     _roll_transactions_back_by_item()
     _keep_item_sizes()
@@ -321,6 +374,7 @@ def _forget_size(backend, table_name: str, key: dict) -> None:
         return
     if item is not None:
         item.__dict__.pop(SIZE, None)
+        item.attrs.__dict__.pop(ENCODED, None)
 
 
 def install_for_server() -> None:
@@ -336,11 +390,13 @@ def installed() -> bool:
 
 
 def uninstall() -> None:
-    global _generic, _parse, _transact, _sizes, _table_copy
+    global _generic, _parse, _transact, _sizes, _table_copy, _result_init
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.responses import DynamoResult
     if _generic is not None:
         DynamoResult.execute_result, _generic = _generic, None
+    if _result_init is not None:
+        DynamoResult.__init__, _result_init = _result_init, None
     if _parse is not None:
         UpdateExpressionParser.make, _parse = classmethod(_parse), None
     if _transact is not None:

@@ -57,6 +57,15 @@ def _requests(client) -> list[tuple[str, dict]]:
         ("put_item", {"TableName": "t", "Item": {**ITEM, "sk": {"N": "9"}}, "ReturnValues": "ALL_OLD"}),
         ("delete_item", {"TableName": "t", "Key": {"pk": {"S": "job#1"}, "sk": {"N": "9"}},
                          "ReturnValues": "ALL_OLD"}),
+        ("update_item", {"TableName": "t", "Key": key, "UpdateExpression": "SET nested.timeline[0].#s = :s",
+                         "ExpressionAttributeNames": {"#s": "status"},
+                         "ExpressionAttributeValues": {":s": {"S": "RUNNING"}}}),
+        # read again: what was read before the updates (and kept) must not be answered
+        ("query", {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {
+            ":p": {"S": "job#1"}}}),
+        ("scan", {"TableName": "t"}),
+        ("query", {"TableName": "t", "IndexName": "by-gsi", "KeyConditionExpression": "gsi = :g",
+                   "ExpressionAttributeValues": {":g": {"S": "g"}}, "ProjectionExpression": "pk, nested"}),
     ]
 
 
@@ -83,8 +92,9 @@ def _answers(installed: bool) -> list[dict]:
 
 def test_the_fast_encoding_answers_what_moto_answers(monkeypatch):
     encoded = []
-    original = moto_speedups.attribute_map
+    original, original_stored = moto_speedups.attribute_map, moto_speedups._item_json
     monkeypatch.setattr(moto_speedups, "attribute_map", lambda item: encoded.append(item) or original(item))
+    monkeypatch.setattr(moto_speedups, "_item_json", lambda item: encoded.append(item) or original_stored(item))
     generic = _answers(installed=False)
     assert encoded == []
     fast = _answers(installed=True)
