@@ -97,6 +97,13 @@ class Subprocess:
     def stop(self) -> str:
         os.killpg(self.process.pid, signal.SIGINT)  # Ctrl-C
         rest, _ = self.process.communicate(timeout=1800)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:  # the emulator outlives the stack until its last snapshot is on disk
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
         return rest
 
 
