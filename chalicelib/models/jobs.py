@@ -39,6 +39,7 @@ from chalicelib.domain import (
     StatusGroup,
 )
 from chalicelib.errors import InvalidInput
+from chalicelib.models.fast_reads import use_fast_reads
 from chalicelib.models.tables import (
     Job,
     JobData,
@@ -297,6 +298,7 @@ def _walk_partition(read: IndexRead, partition: Any, descending: bool, page_size
                     meter: ReadMeter) -> Iterator[tuple[str, JobRecord]]:
     index = _INDEXES[read.index]
     attribute = Job.created_key if read.index == "by-created" else Job.modified_key
+    use_fast_reads(Job)
     result = index.query(partition, range_key_condition=_range(attribute, read.low, read.high),
                          filter_condition=read.residual, scan_index_forward=not descending,
                          page_size=max(1, min(page_size, 1000)))
@@ -366,6 +368,7 @@ def count(read: IndexRead) -> int:
 def scan_all(meter: ReadMeter) -> list[JobRecord]:
     """Every job, by a parallel Scan (no index applies: bounded by the table, never repeated per page)."""
     parts = [ReadMeter() for _ in range(SCAN_SEGMENTS)]
+    use_fast_reads(Job)
 
     def segment(number: int) -> list[JobRecord]:
         found: list[JobRecord] = []
@@ -599,6 +602,7 @@ def queued_jobs(read_budget: int, skipping: Collection[int] = ()) -> Iterator[Jo
     returned and the caller skips them). At most `read_budget` queue entries are read."""
     start = None
     read = 0
+    use_fast_reads(Job)
     while read < read_budget:
         skipped = tuple(skipping)[:100]
         result = Job.by_queue.query("queued", page_size=min(100, read_budget - read), last_evaluated_key=start,
