@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Mapping
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import JobFilter, JobRecord
-from chalicelib.models.tables import COUNT_SLOTS, JobCount, count_slot, update_item
+from chalicelib.models.tables import COUNT_SLOTS, Job, JobCount, count_slot, to_record, update_item
 
 SHARDS = 4
 ANY_STATUS = "*"
@@ -285,7 +286,9 @@ def expected(jobs: Iterable[JobRecord]) -> dict[Key, int]:
 def stored_counts() -> dict[Key, int]:
     """Every counter's value as stored (its shards summed), by a Scan of the counters table."""
     totals: dict[Key, int] = defaultdict(int)
-    for item in JobCount.scan():
+    for item in JobCount.scan(consistent_read=True):
+        if not item.name.startswith(("c#", "t#")):
+            continue
         name = item.name.rsplit("#", 1)[0]
         if item.value is not None:
             totals[(name, None)] += int(item.value)
@@ -296,9 +299,15 @@ def stored_counts() -> dict[Key, int]:
     return totals
 
 
-def drift(jobs: Iterable[JobRecord]) -> dict[Key, int]:
+def all_jobs() -> Iterator[JobRecord]:
+    """Every job, by a strongly consistent Scan (the repair compares them with the counters)."""
+    for item in Job.scan(consistent_read=True):
+        yield to_record(item, JobRecord)
+
+
+def drift(jobs: Iterable[JobRecord] | None = None) -> dict[Key, int]:
     """What each counter must change by to agree with the jobs (counters that agree are left out)."""
-    wanted = expected(jobs)
+    wanted = expected(all_jobs() if jobs is None else jobs)
     stored = stored_counts()
     return {key: wanted.get(key, 0) - stored.get(key, 0) for key in set(wanted) | set(stored)
             if wanted.get(key, 0) != stored.get(key, 0)}
@@ -308,6 +317,37 @@ def apply(changes: Mapping[Key, int]) -> None:
     """Add `changes` to the counters (shard 0), one update per counter item."""
     for name, actions in _actions(changes).items():
         update_item(JobCount(f"{name}#0"), actions)
+
+
+REPAIR_MARK = "repair#last"
+
+
+def claim_repair(now: datetime, interval_seconds: float) -> bool:
+    """True for the one caller that may repair now: the last repair started `interval_seconds` ago or more
+    (a conditional write, so two sweeps at once never both repair)."""
+    stamp = int(now.timestamp())
+    try:
+        update_item(JobCount(REPAIR_MARK), [JobCount.value.set(stamp)],
+                    JobCount.value.does_not_exist() | (JobCount.value <= stamp - int(interval_seconds)))
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", "") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def repair() -> dict[Key, int]:
+    """Recompute every counter from the jobs and fix the ones that drifted; returns what it fixed.
+
+    A change committed between the scan of the jobs and the scan of the counters looks like drift for a
+    moment, so the comparison runs twice and only a drift both passes agree on is fixed."""
+    first = drift()
+    if not first:
+        return {}
+    second = drift()
+    fixes = {key: change for key, change in second.items() if first.get(key) == change}
+    apply(fixes)
+    return fixes
 
 
 def describe(changes: Mapping[Key, Any]) -> list[str]:
