@@ -86,10 +86,12 @@ def _current(job_id: int, exe_num: int, *statuses: str) -> Condition:
     return (Job.id == job_id) & (Job.num_exes == exe_num) & Job.status.is_in(*statuses)
 
 
-def _as_read(job: JobRecord) -> Condition:
-    """The job is still exactly in the status and at the last_modified it was read with: what its counters
-    hold it as (`counters`), so the counter ADDs sent with the change are the right ones."""
-    return (Job.status == job.status) & (Job.last_modified == job.last_modified)
+def _unmoved(job: JobRecord) -> Condition:
+    """The job is still at the last_modified it was read with. With the status the change also pins, that
+    is what the counters hold the job as (`counters`), so the counter ADDs sent with the change are the
+    right ones. Every service write moving last_modified also moves the status or exe_num, so only a write
+    from outside the service (an admin's fix, a migration) makes this refuse where the rest would not."""
+    return Job.last_modified == job.last_modified
 
 
 def _count(transaction: Any, job: JobRecord, status: str, now: datetime) -> None:
@@ -107,7 +109,7 @@ def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
     try:
         with write_transaction() as transaction:
             transaction.update(Job(job.id), actions=actions,
-                               condition=_current(job.id, execution.exe_num, "QUEUED") & _as_read(job))
+                               condition=_current(job.id, execution.exe_num, "QUEUED") & _unmoved(job))
             transaction.save(to_item(execution, JobExecution), condition=JobExecution.job_id.does_not_exist())
             _count(transaction, job, "RUNNING", now)
     except TransactWriteError as error:
@@ -126,14 +128,20 @@ def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
         _refused(error, f"job {job_id} exe {exe_num} is not running")
 
 
+ENDABLE = ("QUEUED", "RUNNING")
+
+
 def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobOutcome, now: datetime,
                   output: dict[str, Any] | None, phases: Sequence[tuple[str, str]] = ()) -> None:
     """Record an execution's end and the job's fate in one transaction.
 
     `outcome.status` is COMPLETED, FAILED or QUEUED (an automatic retry: `num_exes` + 1, held back until
     `dispatch_after`). Only applies while the job is still QUEUED/RUNNING on this exe_num and the
-    execution still RUNNING.
+    execution still RUNNING; the job must still be in the status it was read with (the counters move
+    from it).
     """
+    if job.status not in ENDABLE:
+        raise StaleUpdate(f"job {job.id} is {job.status}")
     earlier = [{"status": name, "at": at, "exe_num": exe_num} for name, at in phases]
     status = outcome.status
     error = outcome.error
@@ -163,7 +171,7 @@ def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobO
     try:
         with write_transaction() as transaction:
             transaction.update(Job(job.id), actions=actions,
-                               condition=_current(job.id, exe_num, "QUEUED", "RUNNING") & _as_read(job))
+                               condition=_current(job.id, exe_num, job.status) & _unmoved(job))
             transaction.update(JobExecution(job.id, exe_num), actions=execution_actions,
                                condition=JobExecution.status == "RUNNING")
             if output is not None:
@@ -212,7 +220,7 @@ def cancel(job: JobRecord, now: datetime, operation: dict[str, Any]) -> None:
     actions = _touch(job.id, "CANCELED", job.job_type_id, now, [("CANCELED", job.num_exes)]) + _clear(
         job, Job.error, Job.error_id, Job.error_category, Job.node_id, Job.node_hostname, Job.queue_shard,
         Job.queue_key, Job.dispatch_after) + [Job.bulk_operation.set(operation)]
-    condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & _as_read(job)
+    condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
     try:
         with write_transaction() as transaction:
             if job.status != "RUNNING":
@@ -238,7 +246,7 @@ def requeue(job: JobRecord, job_type_max_tries: int, priority: int, now: datetim
         Job.queued.set(now), Job.queue_shard.set("queued"), Job.queue_key.set(queue_key(priority, now, job.id)),
         Job.bulk_operation.set(operation)] + _clear(job, Job.started, Job.ended, Job.node_id, Job.node_hostname,
                                                     Job.error, Job.error_id, Job.error_category, Job.dispatch_after)
-    condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & _as_read(job)
+    condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
                  & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False)))  # noqa: E712
     try:
         with write_transaction() as transaction:
