@@ -43,6 +43,9 @@ class Settings:
     # Conditional updates a bulk chunk runs at once: one after another, a chunk of 100 spends ~0.5-0.8 s
     # waiting on DynamoDB; the local stack sets 1 (its emulator serves one request at a time anyway).
     bulk_writers: int = 8
+    # The maintenance sweep recomputes the job counters from the jobs (and fixes any drift, reported as
+    # the metric JobService/CounterDriftFixed) at most once in this many seconds: a Scan of every job.
+    count_repair_seconds: int = 86400
 
 
 AUTH_MODES = ("local", "gateway")
@@ -103,6 +106,7 @@ def load_settings() -> Settings:
         redispatch_seconds=_number("JOBS_REDISPATCH_SECONDS", 60, minimum=1),
         cors_origins=tuple(o.strip() for o in (_env("JOBS_CORS_ORIGINS", "*") or "*").split(",") if o.strip()),
         bulk_writers=_number("JOBS_BULK_WRITERS", 8, int, minimum=1),
+        count_repair_seconds=_number("JOBS_COUNT_REPAIR_SECONDS", 86400, int, minimum=60),
         anonymous_reads=_flag("JOBS_ANONYMOUS_READS", False),
     )
 

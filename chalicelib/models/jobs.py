@@ -39,6 +39,7 @@ from chalicelib.domain import (
     StatusGroup,
 )
 from chalicelib.errors import InvalidInput
+from chalicelib.models import counters
 from chalicelib.models.fast_reads import use_fast_reads
 from chalicelib.models.tables import (
     Job,
@@ -354,6 +355,18 @@ def until_key(read: IndexRead, key: str) -> IndexRead:
     return replace(read, high=min(read.high, key) if read.high else key)
 
 
+def count_matches(f: JobFilter, read: IndexRead) -> int:
+    """How many jobs match `f` (`read` is its index read): from the job counters when they can answer
+    (`counters.plan_count`: a BatchGetItem of a few counters, plus the exact index entries of a time
+    window's two partial seconds), else from the index entries of every match (`count`)."""
+    plan = counters.plan_count(f)
+    if plan is None:
+        return count(read)
+    edges = sum(count(IndexRead("by-modified", ("jobs",), modified_key(low, 0), modified_key(high, _LAST_ID)))
+                for low, high in plan.edges)
+    return counters.read_plan(plan) + edges
+
+
 def count(read: IndexRead) -> int:
     """How many jobs an index read selects, from index entries of the matches only (`Select=COUNT`). Direct reads
     by id are counted by their caller, which holds them all anyway."""
@@ -521,7 +534,7 @@ def list_jobs(f: JobFilter, order: list[OrderKey], offset: int, limit: int, curs
         matches = [job for _, job in walk(read, page_size=1000)]
         ordered = sort_jobs(matches, order or [OrderKey("last_modified")])
         return Page(count=len(ordered), rows=ordered[offset:offset + limit])
-    total = count(read)
+    total = count_matches(f, read)
     keyed = _index_page(read, descending, offset, limit, cursor)
     page = Page(count=total, rows=[job for _, job in keyed])
     if keyed:
@@ -679,7 +692,8 @@ class NewJob:
 
 
 def insert_jobs(jobs: list[NewJob]) -> None:
-    """Write new jobs with their data and input links (batched: 25 items a round trip; seeding)."""
+    """Write new jobs with their data and input links (batched: 25 items a round trip; seeding), then
+    count them (one ADD per counter item touched; the ids must be new)."""
     with Job.batch_write() as job_batch, JobData.batch_write() as data_batch, \
             JobInputFile.batch_write() as link_batch:
         for new in jobs:
@@ -687,11 +701,26 @@ def insert_jobs(jobs: list[NewJob]) -> None:
             data_batch.save(to_item(new.data, JobData))
             for link in new.links:
                 link_batch.save(to_item(link, JobInputFile))
+    counters.add_seeded(new.job for new in jobs)
 
 
 def replace_job(job: JobRecord) -> None:
-    """Unconditional full write (seeding and tests); state changes use conditional updates."""
-    _item(job).save()
+    """A full write of the job whatever it holds (seeding and tests: state changes use conditional
+    updates), with its counters moved from what it was, in one transaction conditioned on that."""
+    from pynamodb.exceptions import TransactWriteError
+    for _ in range(5):
+        before = get_job(job.id, consistent=True)
+        condition = (Job.id.does_not_exist() if before is None
+                     else (Job.status == before.status) & (Job.last_modified == before.last_modified)
+                     & (Job.job_type_id == before.job_type_id))
+        try:
+            with write_transaction() as transaction:
+                transaction.save(_item(job), condition=condition)
+                counters.add_to_transaction(transaction, before, job)
+            return
+        except TransactWriteError:
+            continue  # it changed since it was read: read it again
+    raise RuntimeError(f"job {job.id} kept changing while it was replaced")
 
 
 def insert_queued_job(new: NewJob) -> None:
@@ -701,6 +730,7 @@ def insert_queued_job(new: NewJob) -> None:
     something a client caused."""
     with write_transaction() as transaction:
         transaction.save(_item(new.job), condition=Job.id.does_not_exist())
+        counters.add_to_transaction(transaction, None, new.job)
         transaction.save(to_item(new.data, JobData), condition=JobData.job_id.does_not_exist())
         if new.event is not None:
             transaction.save(to_item(new.event, TriggerEvent), condition=TriggerEvent.id.does_not_exist())

@@ -166,6 +166,30 @@ class Counter(BaseModel):
     value = NumberAttribute(default=0)
 
 
+# --- job counts ------------------------------------------------------------------------------------
+
+COUNT_SLOTS = 100
+
+
+@_table("job-counts")
+class JobCount(BaseModel):
+    """One shard of a job counter (`chalicelib.models.counters`): `value` for a plain counter, or slots
+    `s00`..`s99` for a time container (the minutes of an hour, the hours of a day, ...). Only ever changed
+    by ADD inside the transaction of the state change it counts."""
+    class Meta(BaseModel.Meta):
+        pass
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(null=True)
+    for _slot in range(COUNT_SLOTS):
+        locals()[f"s{_slot:02d}"] = NumberAttribute(null=True)
+    del _slot
+
+
+def count_slot(number: int) -> NumberAttribute:
+    """The attribute of time slot `number` (0-99) of a `JobCount` item."""
+    return cast(NumberAttribute, getattr(JobCount, f"s{number:02d}"))
+
+
 # --- jobs ------------------------------------------------------------------------------------------
 
 class JobsByModified(GlobalSecondaryIndex):

@@ -28,6 +28,7 @@ from chalicelib.domain import EventRecord, FileRecord, JobDataRecord, JobRecord,
 from chalicelib.errors import Forbidden, InvalidInput, NotFound
 from chalicelib.models import catalog, files, idempotency
 from chalicelib.models import jobs as job_store
+from chalicelib.models.counters import MAX_ITEMS_PER_INSERT as MAX_COUNTER_ITEMS
 from chalicelib.models.ids import next_id
 from chalicelib.params import Body
 from chalicelib.seed import Manifest, merge_configuration, requested_file_ids, validate_job_input
@@ -38,8 +39,9 @@ logger = Logger(service="jobs")
 
 BODY_FIELDS = ("job_type_id", "input", "configuration", "description")
 MAX_DESCRIPTION = 1024
-# A transaction holds at most 100 items: the job, its data, its event and one link per input file.
-MAX_INPUT_FILES = 97
+# A transaction holds at most 100 items: the job, its data, its event, its counters (at most 14 items,
+# chalicelib.models.counters) and one link per input file.
+MAX_INPUT_FILES = 100 - 3 - MAX_COUNTER_ITEMS
 MIB = 1024 * 1024
 
 

@@ -14,6 +14,7 @@ from chalicelib.models import jobs as job_store
 from chalicelib.models.executions import insert_execution
 from chalicelib.services import bulk_jobs
 from local.emulated_aws import resume_bulk_operations
+from tests.functional.assertions import assert_counts_exact
 from tests.functional.jobs_world import build_world
 
 
@@ -47,7 +48,8 @@ def add_executions(world) -> None:
 def world(api):
     built = build_world()
     add_executions(built)
-    return built
+    yield built
+    assert_counts_exact()  # whatever the operation did, the job counters moved with the jobs
 
 
 def statuses(world) -> dict[int, str]:
@@ -318,25 +320,39 @@ def test_a_repeated_start_does_not_run_twice(api, world):
 
 
 def throttling() -> Exception:
-    from pynamodb.exceptions import UpdateError, VerboseClientError
-    return UpdateError("slow down", cause=VerboseClientError(
-        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"))
+    from pynamodb.exceptions import TransactWriteError, VerboseClientError
+    return TransactWriteError("slow down", cause=VerboseClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems"))
+
+
+def refused_transactions(job_state, refuse_call):
+    """`job_state.write_transaction` whose transactions are refused for throttling when `refuse_call()` says
+    so (their writes never sent), committed otherwise."""
+    import contextlib
+    real = job_state.write_transaction
+
+    @contextlib.contextmanager
+    def transaction():
+        if not refuse_call():
+            with real() as committed:
+                yield committed
+            return
+        yield real()  # collects the writes, never sends them
+        raise throttling()
+    return transaction
 
 
 def test_a_throttled_write_is_retried_not_skipped(api, world, monkeypatch):
     import threading
 
     from chalicelib.models import job_state
-    update, lock, calls = job_state.update_item, threading.Lock(), []
+    lock, calls = threading.Lock(), []
 
-    def throttled_third_time(*args, **kwargs):
+    def third_time() -> bool:
         with lock:
             calls.append(1)
-            refuse = len(calls) == 3
-        if refuse:
-            raise throttling()
-        return update(*args, **kwargs)
-    monkeypatch.setattr(job_state, "update_item", throttled_third_time)
+            return len(calls) == 3
+    monkeypatch.setattr(job_state, "write_transaction", refused_transactions(job_state, third_time))
     monkeypatch.setattr(bulk_jobs, "CHUNK_SIZE", 4)
     queued = [j for j in world.jobs if j.status == "QUEUED"]
     assert len(queued) >= 3
@@ -351,10 +367,8 @@ def test_only_a_failed_precondition_counts_as_stale(api, world, monkeypatch):
     from chalicelib.errors import StaleUpdate, Throttled
     from chalicelib.models import job_state
 
-    def refuse(*args, **kwargs):
-        raise throttling()
     queued = next(j for j in world.jobs if j.status == "QUEUED")
-    monkeypatch.setattr(job_state, "update_item", refuse)
+    monkeypatch.setattr(job_state, "write_transaction", refused_transactions(job_state, lambda: True))
     with pytest.raises(Throttled):  # throttling is for a retry, never "the job moved on"
         job_state.cancel(queued, datetime.now(timezone.utc), {"id": 1, "kind": "cancel", "reason": None})
     monkeypatch.undo()
