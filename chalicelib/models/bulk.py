@@ -8,7 +8,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain import BulkOperationRecord
-from chalicelib.models.ids import next_id
+from chalicelib.models.ids import create_with_new_id
 from chalicelib.models.tables import BulkOperation, get_or_none, set_nullable, to_record, update_item
 
 SHARD = "operations"
@@ -17,12 +17,20 @@ SHARD = "operations"
 def create_operation(now: datetime, *, kind: str, filter: dict[str, Any], job_filter: dict[str, Any],  # noqa: A002
                      requested_by: str | None, project: str | None, reason: str | None,
                      priority: int | None) -> BulkOperationRecord:
-    operation = BulkOperation(next_id("bulk_operation"), shard=SHARD, state="RUNNING", started=now,
-                              matched=0, changed=0, skipped=0, chunks=0, position=0, kind=kind, filter=filter,
-                              job_filter=job_filter, requested_by=requested_by, project=project, reason=reason,
-                              priority=priority)
-    operation.save(condition=BulkOperation.id.does_not_exist())
-    return to_record(operation, BulkOperationRecord)
+    def save(operation_id: int) -> BulkOperation:
+        operation = BulkOperation(operation_id, shard=SHARD, state="RUNNING", started=now, matched=0, changed=0,
+                                  skipped=0, chunks=0, position=0, kind=kind, filter=filter, job_filter=job_filter,
+                                  requested_by=requested_by, project=project, reason=reason, priority=priority)
+        operation.save(condition=BulkOperation.id.does_not_exist())
+        return operation
+    return to_record(create_with_new_id("bulk_operation", save, _highest_id), BulkOperationRecord)
+
+
+def _highest_id() -> int | None:
+    """The newest operation's id: one item read from the by-shard index."""
+    for operation in BulkOperation.by_shard.query(SHARD, scan_index_forward=False, limit=1):
+        return int(operation.id)
+    return None
 
 
 def get_operation(operation_id: int, consistent: bool = False) -> BulkOperationRecord | None:

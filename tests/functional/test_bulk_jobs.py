@@ -476,3 +476,18 @@ def test_larger_or_filtered_operations_stay_asynchronous(api, world, monkeypatch
     # Then each is left to the state machine
     assert [many.json_body["state"], filtered.json_body["state"]] == ["RUNNING", "RUNNING"]
     assert len(started) == 2
+
+
+def test_an_operation_counter_behind_its_table_never_hands_out_an_existing_id(api, world):
+    # Given three operations, and the id counter set back (a store restored from an older snapshot)
+    from chalicelib.models.tables import Counter
+    targets = [job.id for job in world.jobs if job.status == "QUEUED"]
+    ids = [api.post("/v6/jobs/cancel/", {"job_ids": [target]}).json_body["id"] for target in targets[:3]]
+    Counter("bulk_operation", value=0).save()
+    # When another operation is requested
+    response = api.post("/v6/jobs/cancel/", {"job_ids": [targets[3]]})
+    # Then it gets a new id past the table's (no 500), and the earlier operations are untouched
+    assert response.status_code == 202, response.body
+    assert response.json_body["id"] == max(ids) + 1
+    assert all(api.get(f"/v6/jobs/bulk-operations/{i}/").json_body["filter"] == {"job_ids": [t]}
+               for i, t in zip(ids, targets))
