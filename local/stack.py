@@ -66,7 +66,8 @@ class LocalStack:
 
     # -- start ------------------------------------------------------------------------------------
     def configure_environment(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        from local.private_files import secure_data_folder
+        secure_data_folder(self.data_dir)  # the store's files (journal, snapshots, tokens) owner-only
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.moto_port),
