@@ -66,7 +66,8 @@ class LocalStack:
 
     # -- start ------------------------------------------------------------------------------------
     def configure_environment(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        from local.private_files import secure_data_folder
+        secure_data_folder(self.data_dir)  # the store's files (journal, snapshots, tokens) owner-only
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.moto_port),
@@ -404,12 +405,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="load demo job types, files and jobs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
-    data_dir = Path(os.environ.get("JOBS_DATA_DIR") or ".local-data").resolve()
+    from chalicelib.config import ConfigurationError, load_local_settings
+    try:
+        settings = load_local_settings()
+    except ConfigurationError as error:
+        print(f"cannot start: {error}", file=sys.stderr, flush=True)
+        return 2
     stack = LocalStack(
-        data_dir=data_dir,
-        port=int(os.environ.get("PORT") or 8000),
-        admin_token=os.environ.get("JOBS_ADMIN_TOKEN") or None,
-        snapshot_seconds=float(os.environ.get("JOBS_SNAPSHOT_SECONDS") or 60),
+        data_dir=Path(settings.data_dir).resolve(),
+        port=settings.port,
+        admin_token=settings.admin_token,
+        snapshot_seconds=settings.snapshot_seconds,
     )
     demo = args.demo or os.environ.get("DEMO", "") not in ("", "0")
     return stack.run(demo)

@@ -656,6 +656,10 @@ class BulkOperation(BaseModel):
     changed = NumberAttribute(default=0)
     skipped = NumberAttribute(default=0)
     chunks = NumberAttribute(default=0)
+    # The next chunk to record and where it starts: each chunk's counts are added by one write conditioned on
+    # `position`, so a retried chunk or a resumed operation adds them once (services.bulk_jobs).
+    position = NumberAttribute(null=True)
+    cursor = UnicodeAttribute(null=True)
     started = UTCDateTimeAttribute()
     ended = UTCDateTimeAttribute(null=True)
     error = UnicodeAttribute(null=True)       # the failed chunk's error name (set by the state machine)

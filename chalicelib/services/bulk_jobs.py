@@ -8,6 +8,11 @@
    conditional update per job that is eligible (0 writes for the others; JOBS_BULK_WRITERS at once),
    records the chunk's counts on the operation (one write) and returns the next cursor. Two state
    transitions per chunk.
+   Exact counts: the operation stores the next chunk's `position` and start `cursor`; a chunk always does the
+   chunk stored there and records its counts with one write conditioned on that position, so a retried
+   chunk (its first try recorded) or an operation resumed after a restart never adds a chunk twice. Left
+   short, not doubled: a chunk stopped (killed, timed out) after its job writes and before that record; the
+   jobs it changed have left the range and are not read again (docs/api.md, "Bulk counts").
 3. The operation acts on the jobs as they were last modified before it was requested: the key range
    ends just before the request time. That is what the operator saw, and it keeps the paging stable
    (every job this operation changes moves past the range, so it is never read twice).
@@ -353,17 +358,25 @@ def _process_at_once(operation_id: int) -> bool:
         return False
 
 
-def process_chunk(operation_id: int, cursor: str | None) -> dict[str, Any]:
-    """One chunk of an operation (the state machine's task): returns the next cursor and whether it is done."""
+def process_chunk(operation_id: int, cursor: str | None = None) -> dict[str, Any]:
+    """One chunk of an operation (the state machine's task): returns the next cursor and whether it is done.
+
+    The chunk is the one the operation records as next (`position`, `cursor`), not the one the event names: a
+    retried call whose first try was recorded, or an operation resumed from the beginning after a restart, goes
+    on from where the counts stand, so each chunk's counts are added once. `cursor` (the state machine's) is
+    only logged when it differs from the stored one."""
     operation = bulk_store.get_operation(operation_id, consistent=True)
     if operation is None:
         raise NotFound(f"bulk operation {operation_id} does not exist")
     if operation.state != "RUNNING":
         return {"operation_id": str(operation_id), "cursor": None, "done": True}
+    position = operation.position
+    if cursor != operation.cursor:
+        log.info("bulk operation %s: chunk %s starts at the stored cursor, not the event's", operation_id, position)
     # The jobs as they were last modified before the operation was requested: what the operator saw. Every
     # job it changes moves past that bound, so paging stays stable and no job is read twice.
     rows, following = job_store.chunk_of(filter_from_json(operation.job_filter),
-                                         operation.started - timedelta(milliseconds=1), cursor, CHUNK_SIZE)
+                                         operation.started - timedelta(milliseconds=1), operation.cursor, CHUNK_SIZE)
     now = clock.now()
     candidates = [job for job in rows if eligible(operation.kind, job)]
     max_tries = {}
@@ -376,23 +389,29 @@ def process_chunk(operation_id: int, cursor: str | None) -> dict[str, Any]:
         _apply_all(operation, candidates, max_tries, now, changed, wake)
     except Exception:
         # Throttled (the state machine retries the chunk with backoff) or a bug: count what changed first.
-        _record_partial(operation_id, changed, wake, now)
+        _record_partial(operation_id, position, changed, wake)
         raise
     if wake:
         _send_wake_ups(wake)
     done = following is None
-    bulk_store.record_chunk(operation_id, len(rows), len(changed), now, done)
+    if not bulk_store.record_chunk(operation_id, position, len(rows), len(changed), following, now, done):
+        # Recorded by another call of the same chunk meanwhile, or the operation ended: go on from what is stored.
+        log.warning("bulk operation %s: chunk %s was recorded already", operation_id, position)
+        current = bulk_store.get_operation(operation_id, consistent=True)
+        if current is None or current.state != "RUNNING":
+            return {"operation_id": str(operation_id), "cursor": None, "done": True}
+        return {"operation_id": str(operation_id), "cursor": current.cursor, "done": False}
     return {"operation_id": str(operation_id), "cursor": following, "done": done}
 
 
-def _record_partial(operation_id: int, changed: list[int], wake: list[tuple[int, int, int]], now: datetime) -> None:
+def _record_partial(operation_id: int, position: int, changed: list[int], wake: list[tuple[int, int, int]]) -> None:
     """A chunk failing part way: the jobs it changed have left the operation's range, so its retry will not
     read them again. Count them now (and wake the requeued ones) so the operation's totals stay right."""
     try:
         if wake:
             _send_wake_ups(wake)
         if changed:
-            bulk_store.record_chunk(operation_id, len(changed), len(changed), now, False)
+            bulk_store.record_partial(operation_id, position, len(changed))
     except Exception:  # noqa: BLE001 - the chunk's own error is the one to report
         log.exception("recording the partial progress of bulk operation %s failed", operation_id)
 
