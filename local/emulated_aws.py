@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib import workflows
 from chalicelib.queues import QUEUES
 from deploy.schema import all_create_table_args
+from local.task_agent import ecs_environment
 
 EMULATED_ACCOUNT = "123456789012"
 
@@ -74,15 +75,6 @@ def resume_bulk_operations() -> list[int]:
             bulk_store.set_execution(operation.id, execution_arn)
             resumed.append(operation.id)
     return resumed
-
-
-def ecs_environment(prefix: str) -> dict[str, str]:
-    """The JOBS_* settings of the ECS runner against this emulated account (`create_ecs` makes what they
-    name, and gives the subnet and security group their ids). The runner image is never pulled locally:
-    the task agent runs the containers as processes."""
-    return {"JOBS_RUNNER": "ecs", "JOBS_ECS_CLUSTER": f"{prefix}jobs", "JOBS_ECS_RUNNER_IMAGE": "scale-runner:local",
-            "JOBS_ECS_SUBNETS": "subnet-local", "JOBS_ECS_SECURITY_GROUPS": "sg-local",
-            "JOBS_FILES_BUCKET": f"{prefix}files".replace("_", "-").lower()}
 
 
 def create_ecs(ecs: Any, s3: Any, ec2: Any, prefix: str, region: str = "us-east-1") -> dict[str, str]:
