@@ -73,6 +73,8 @@ def pre(spec: dict[str, Any], root: Path) -> dict[str, Any]:
     try:
         for sub in ("inputs", "outputs", "tmp", "home"):
             (root / sub).mkdir(parents=True, exist_ok=True)
+            if sub != "inputs":  # `main` may run as any user of its image
+                (root / sub).chmod(0o1777 if sub == "tmp" else 0o777)
     except OSError as error:
         raise StepFailure("filesystem-io", f"the working directory could not be made: {error}") from None
     given = {name: tuple(InputFile(**entry) for entry in entries) for name, entries in spec["file_inputs"].items()}
