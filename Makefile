@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run demo test test-fast lint typecheck bench package deploy destroy clean
+.PHONY: run demo test test-fast lint typecheck bench package deploy destroy clean runner-image
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,7 +59,14 @@ package: $(STAMP)
 deploy: $(STAMP)
 	$(BIN)/python -m deploy.cli deploy --stage $${STAGE:-dev} --region $${REGION:-$${AWS_DEFAULT_REGION:-us-east-1}} \
 		--artifacts-bucket "$${ARTIFACTS_BUCKET:?set ARTIFACTS_BUCKET to an S3 bucket for the bundle}" \
+		--subnets "$${SUBNETS:?set SUBNETS to the job tasks subnet ids, comma-separated}" \
+		--security-group "$${SECURITY_GROUP:?set SECURITY_GROUP to the job tasks security group id}" \
+		$(if $(filter-out 0,$(ASSIGN_PUBLIC_IP)),--assign-public-ip) $(if $(filter-out 0,$(NO_RUNNER_IMAGE)),--no-runner-image) \
 		$(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+
+## runner-image: build the ECS tasks' pre/post image (needs Docker) as $${RUNNER_IMAGE:-jobs-runner:local}
+runner-image:
+	docker build -f runner-image/Dockerfile -t $${RUNNER_IMAGE:-jobs-runner:local} .
 
 ## destroy: delete the stack jobs-service-$$STAGE; its tables and bucket are kept (DELETE_DATA=1 removes them)
 destroy: $(STAMP)

@@ -9,6 +9,7 @@ from chalicelib.handlers import (
     console,
     deployment,
     docs,
+    ecs_events,
     events,
     fallback,
     files,
@@ -24,7 +25,7 @@ wiring.services()
 
 app = Chalice(app_name="jobs-service")
 app.register_middleware(http_middleware, "http")
-for module in (jobs, bulk, job_types, files, history, logs, console, events, docs):
+for module in (jobs, bulk, job_types, files, history, logs, console, events, ecs_events, docs):
     app.register_blueprint(module.blueprint)
 app.register_blueprint(authorizer.blueprint)
 app.register_blueprint(deployment.blueprint)

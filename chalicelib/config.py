@@ -46,9 +46,35 @@ class Settings:
     # The maintenance sweep recomputes the job counters from the jobs (and fixes any drift, reported as
     # the metric JobService/CounterDriftFixed) at most once in this many seconds: a Scan of every job.
     count_repair_seconds: int = 86400
+    # Where executions run (JOBS_RUNNER): "local" (the embedded stack's workers give this process a local
+    # runner), or "ecs" (every execution an ECS Fargate task: chalicelib.runners.ecs); None: no runner is
+    # built here (an API-only process).
+    runner: str | None = None
+    # The stack's bucket (JOBS_FILES_BUCKET): ECS executions' spec and result documents live under
+    # `<table prefix>executions/` in it.
+    files_bucket: str | None = None
+    ecs: "EcsSettings | None" = None
+    # Grace after an execution's timeout before the sweep ends and stops it (JOBS_TIMEOUT_GRACE_SECONDS).
+    timeout_grace_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class EcsSettings:
+    """The ECS runner's settings (JOBS_ECS_*), required when JOBS_RUNNER=ecs."""
+
+    cluster: str
+    runner_image: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...] = ()
+    assign_public_ip: bool = False
+    execution_role_arn: str | None = None
+    task_role_arn: str | None = None
+    # Running (or starting) tasks at once in the cluster, whatever their job type (JOBS_ECS_MAX_TASKS).
+    max_tasks: int = 20
 
 
 AUTH_MODES = ("local", "gateway")
+RUNNERS = ("local", "ecs")
 
 
 class ConfigurationError(Exception):
@@ -90,6 +116,9 @@ def load_settings() -> Settings:
     auth_mode = _env("JOBS_AUTH_MODE", "local") or "local"
     if auth_mode not in AUTH_MODES:
         raise ConfigurationError(f"JOBS_AUTH_MODE={auth_mode!r} is not one of {', '.join(AUTH_MODES)}")
+    runner = _env("JOBS_RUNNER")
+    if runner is not None and runner not in RUNNERS:
+        raise ConfigurationError(f"JOBS_RUNNER={runner!r} is not one of {', '.join(RUNNERS)}")
     return Settings(
         table_prefix=_env("JOBS_TABLE_PREFIX", "jobs-local-") or "",
         region=_env("AWS_DEFAULT_REGION", _env("AWS_REGION", "us-east-1")) or "us-east-1",
@@ -108,7 +137,32 @@ def load_settings() -> Settings:
         bulk_writers=_number("JOBS_BULK_WRITERS", 8, int, minimum=1),
         count_repair_seconds=_number("JOBS_COUNT_REPAIR_SECONDS", 86400, int, minimum=60),
         anonymous_reads=_flag("JOBS_ANONYMOUS_READS", False),
+        runner=runner,
+        files_bucket=_env("JOBS_FILES_BUCKET"),
+        ecs=_ecs_settings() if runner == "ecs" else None,
+        timeout_grace_seconds=_number("JOBS_TIMEOUT_GRACE_SECONDS", 60, minimum=0),
     )
+
+
+def _names(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (_env(name) or "").split(",") if part.strip())
+
+
+def _ecs_settings() -> EcsSettings:
+    """JOBS_RUNNER=ecs needs its cluster, the runner image, subnets and the stack's bucket: missing, the
+    process refuses to start (a deployed stack must not queue jobs that can never run)."""
+    required = {name: _env(name) for name in ("JOBS_ECS_CLUSTER", "JOBS_ECS_RUNNER_IMAGE", "JOBS_FILES_BUCKET")}
+    missing = [name for name, value in required.items() if value is None]
+    if not _names("JOBS_ECS_SUBNETS"):
+        missing.append("JOBS_ECS_SUBNETS")
+    if missing:
+        raise ConfigurationError(f"JOBS_RUNNER=ecs needs {', '.join(missing)}")
+    return EcsSettings(
+        cluster=required["JOBS_ECS_CLUSTER"] or "", runner_image=required["JOBS_ECS_RUNNER_IMAGE"] or "",
+        subnets=_names("JOBS_ECS_SUBNETS"), security_groups=_names("JOBS_ECS_SECURITY_GROUPS"),
+        assign_public_ip=_flag("JOBS_ECS_ASSIGN_PUBLIC_IP", False),
+        execution_role_arn=_env("JOBS_ECS_EXECUTION_ROLE_ARN"), task_role_arn=_env("JOBS_ECS_TASK_ROLE_ARN"),
+        max_tasks=_number("JOBS_ECS_MAX_TASKS", 20, int, minimum=1))
 
 
 def get_settings() -> Settings:

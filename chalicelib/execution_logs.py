@@ -25,6 +25,14 @@ or 1 MB counting 26 bytes of overhead per event, or a 24-hour span). Throttling 
 are retried with exponential backoff and jitter; anything that still fails is logged as a warning and
 dropped. `close()` sends what is left.
 
+ECS executions. Their containers log through the awslogs driver into the same group, one stream per
+container, `scale/<container>/<ECS task id>` (`awslogs-stream-prefix` "scale"), plain lines without the
+sequence prefix; the driver merges a container's stdout and stderr into its stream, so they cannot be
+told apart. `physical_streams` maps the API's logs onto them: `stdout` is the job's own output (`main`,
+stdout and stderr together), `stderr` what the service's staging containers said (`pre`, `post`: e.g.
+a missing output), `combined` all three by time. The task id comes from the execution's `task_results`
+(`ecs_task_id`, kept when it ends) or, while it runs, from ECS (ListTasks by `startedBy`).
+
 Reading. `read_log` pages through `GetLogEvents` (`startFromHead`, `nextForwardToken`, stopping when
 the token comes back unchanged, which is how CloudWatch says "end of stream") lazily: a generator per
 stream, a k-way merge for `combined`, so a large log is never held in memory here. `started` becomes
@@ -397,13 +405,50 @@ def read_log(execution: Any, log_id: str, started: datetime | None = None, limit
     page_size = page_size if page_size is not None else PAGE_SIZE
     streams = STREAMS if log_id == "combined" else (log_id,)
 
-    def lines(stream: str) -> Iterator[RawLine]:
-        events = stream_events(client or _logs_client(), group, stream_name(execution.cluster_id, stream),
-                               start_ms, page_size)
+
+    def lines(physical: str, stream: str) -> Iterator[RawLine]:
+        events = stream_events(client or _logs_client(), group, physical, start_ms, page_size)
         return in_sequence(decode_events(events, stream))
 
-    entries = to_entries(merge_lines([lines(stream) for stream in streams]), execution)
+    entries = to_entries(merge_lines([lines(physical, stream) for physical, stream in
+                                      physical_streams(execution, streams)]), execution)
     return itertools.islice(entries, limit) if limit is not None else entries
+
+
+ECS_HOSTNAME = "fargate"   # chalicelib.runners.ecs.FARGATE_HOSTNAME
+ECS_STREAMS = {"stdout": ("main",), "stderr": ("pre", "post")}
+
+
+def ecs_stream_name(container: str, task_id: str) -> str:
+    return f"scale/{container}/{task_id}"
+
+
+def physical_streams(execution: Any, streams: Iterable[str]) -> list[tuple[str, str]]:
+    """(CloudWatch stream, the API's stream it serves) for each of `streams` ("stdout", "stderr")."""
+    if getattr(execution, "node_hostname", None) != ECS_HOSTNAME:
+        return [(stream_name(execution.cluster_id, stream), stream) for stream in streams]
+    task = ecs_task_id(execution)
+    if task is None:
+        return []
+    return [(ecs_stream_name(container, task), stream) for stream in streams for container in ECS_STREAMS[stream]]
+
+
+def ecs_task_id(execution: Any) -> str | None:
+    """The ECS task of an execution: kept in its task results once it ended; while it runs, asked of ECS."""
+    kept = (execution.task_results or {}).get("ecs_task_id") if isinstance(execution.task_results, dict) else None
+    if kept:
+        return str(kept)
+    from chalicelib.config import get_settings
+    settings = get_settings()
+    if settings.ecs is None:
+        return None
+    from chalicelib import aws
+    for status in ("RUNNING", "STOPPED"):
+        arns = aws.client("ecs").list_tasks(cluster=settings.ecs.cluster, startedBy=execution.cluster_id,
+                                            desiredStatus=status).get("taskArns", [])
+        if arns:
+            return str(arns[0]).rsplit("/", 1)[-1]
+    return None
 
 
 def _logs_client() -> Any:

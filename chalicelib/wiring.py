@@ -117,7 +117,14 @@ def _build(settings: Settings, clock: Callable[[], datetime] | None = None,
     tables = sys.modules.get("chalicelib.models.tables")
     if tables is not None:
         tables.configure_tables(settings.table_prefix, settings.region)
-    return Services(settings=settings, clock=clock or system_clock, runtime=runtime)
+    built = Services(settings=settings, clock=clock or system_clock, runtime=runtime)
+    if runtime is None and settings.runner == "ecs":
+        # Every process of an ECS deployment can launch and stop tasks (dispatch, the sweep's timeouts, a
+        # bulk cancel's StopTask); the executions run on the Fargate pseudo node, which no heartbeat sweeps.
+        from chalicelib.runners.ecs import FARGATE_HOSTNAME, FARGATE_NODE_ID, FARGATE_RESOURCES, build_runner
+        built.runtime = Runtime(build_runner(settings, built.client), FARGATE_NODE_ID, FARGATE_HOSTNAME,
+                                dict(FARGATE_RESOURCES))
+    return built
 
 
 def caches() -> Caches:

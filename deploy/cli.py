@@ -5,6 +5,10 @@ deploy: package (deploy.package), upload the bundle to the artifacts bucket unde
 set, wait, and print the API URL and how to mint the first admin token. The `BootstrapRun` custom
 resource loads the built-in data during the create/update (a new `PackageVersion` makes it run again).
 
+The jobs run as ECS tasks in the subnets and security group given (`--subnets`, `--security-group`,
+`--assign-public-ip`); the runner image (runner-image/Dockerfile) is tagged with a digest of what goes into
+it, named in the stack (RunnerImageTag) and, once the stack has its ECR repository, built and pushed with
+Docker (`--no-runner-image` skips it; tasks then fail to start until an image with that tag is pushed).
 destroy: delete the stack. Tables and the files bucket are retained (DeletionPolicy Retain); with
 `--delete-data` they are deleted afterwards (deletion protection turned off first, the bucket emptied).
 """
@@ -96,8 +100,40 @@ def outputs(cloudformation: Any, name: str) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
+RUNNER_IMAGE_DIR = "runner-image"
+
+
+def runner_image_tag(root: Path = ROOT) -> str:
+    """16 hex digits of SHA-256 over the Dockerfile and every file copied into the image: a new tag exactly
+    when the image would change (task definitions name it, so running tasks keep their own)."""
+    digest = hashlib.sha256()
+    files = [root / RUNNER_IMAGE_DIR / "Dockerfile"] + sorted(
+        path for path in (root / "chalicelib").rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def push_runner_image(session: Any, repository_uri: str, tag: str, run: Any = None) -> str:
+    """docker login to the stack's ECR registry (a token from GetAuthorizationToken), build, push; returns
+    the image pushed. Needs a Docker engine."""
+    import base64
+    import subprocess
+    run = run or subprocess.run
+    token = session.client("ecr").get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(token["authorizationToken"]).decode().partition(":")
+    registry = repository_uri.split("/", 1)[0]
+    image = f"{repository_uri}:{tag}"
+    run(["docker", "login", "--username", user, "--password-stdin", registry], input=password, text=True,
+        check=True)
+    run(["docker", "build", "-f", f"{RUNNER_IMAGE_DIR}/Dockerfile", "-t", image, "."], cwd=ROOT, check=True)
+    run(["docker", "push", image], check=True)
+    return image
+
+
 def deploy(stage: str, region: str, artifacts_bucket: str, alarm_email: str = "",
-           session: Any = None, outdir: Path | None = None, wait: bool = True) -> dict[str, str]:
+           session: Any = None, outdir: Path | None = None, wait: bool = True, subnets: str = "",
+           security_group: str = "", assign_public_ip: bool = False, push_image: bool = True) -> dict[str, str]:
     import boto3
     session = session or boto3.session.Session(region_name=region)
     outdir = outdir or ROOT / "out"
@@ -111,9 +147,14 @@ def deploy(stage: str, region: str, artifacts_bucket: str, alarm_email: str = ""
     template_url = upload_template(s3, artifacts_bucket, stage, template)
     cloudformation = session.client("cloudformation")
     name = stack_name(stage)
+    tag = runner_image_tag()
     create_or_update(cloudformation, name, template_url,
-                     {"AlarmEmail": alarm_email, "PackageVersion": digest[:16]}, wait=wait)
+                     {"AlarmEmail": alarm_email, "PackageVersion": digest[:16], "Subnets": subnets,
+                      "SecurityGroup": security_group, "AssignPublicIp": "true" if assign_public_ip else "false",
+                      "RunnerImageTag": tag}, wait=wait)
     found = outputs(cloudformation, name)
+    if push_image and found.get("RunnerRepositoryUri"):
+        sys.stdout.write(f"runner image: {push_runner_image(session, found['RunnerRepositoryUri'], tag)}\n")
     sys.stdout.write(
         f"stack {name}: {found.get('EndpointURL', '(no URL yet)')}\n"
         f"first admin token (printed once, keep it):\n"
@@ -171,11 +212,18 @@ def main(argv: list[str] | None = None) -> int:
         if command == "deploy":
             sub.add_argument("--artifacts-bucket", required=True)
             sub.add_argument("--alarm-email", default="")
+            sub.add_argument("--subnets", required=True, help="the job tasks' subnet ids, comma-separated")
+            sub.add_argument("--security-group", required=True, help="the job tasks' security group id")
+            sub.add_argument("--assign-public-ip", action="store_true",
+                             help="public subnets without a NAT: give each task a public IP")
+            sub.add_argument("--no-runner-image", action="store_true", help="do not build and push the image")
         else:
             sub.add_argument("--delete-data", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "deploy":
-        deploy(args.stage, args.region, args.artifacts_bucket, args.alarm_email)
+        deploy(args.stage, args.region, args.artifacts_bucket, args.alarm_email, subnets=args.subnets,
+               security_group=args.security_group, assign_public_ip=args.assign_public_ip,
+               push_image=not args.no_runner_image)
     else:
         destroy(args.stage, args.region, args.delete_data)
     return 0

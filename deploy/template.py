@@ -11,7 +11,12 @@ What it adds to Chalice's functions and API:
 - the dispatch function's SQS trigger by ARN (`DispatchQueue`), with partial batch failures;
 - the bulk cancel/requeue state machine; the `Bootstrap` custom resource loading the built-in data;
 - an SNS topic (optional e-mail subscription) and alarms on the dead-letter queue, Lambda errors and
-  throttles, failed bulk executions, API 5xx and the age of the oldest queued job.
+  throttles, failed bulk executions, API 5xx and the age of the oldest queued job;
+- where jobs run (`chalicelib.runners.ecs`): the ECS cluster, the runner image's ECR repository, the task
+  execution role (pulls images, writes the executions' log group, reads the stack's secret settings) and
+  the task role (the stack's bucket), `iam:PassRole` for those two roles only, the network as stack
+  parameters (Subnets, SecurityGroup, AssignPublicIp), and the EventBridge rule on "ECS Task State Change"
+  of the cluster that invokes the task state-change function (SAM adds its Lambda permission).
 
 A test checks the committed file is current: regenerate it with `python -m deploy.template`."""
 from __future__ import annotations
@@ -53,6 +58,9 @@ class Function:
     starts_bulk: bool = False
     tables_read_only: bool = False
     environment: dict[str, Any] = field(default_factory=dict)
+    # What it does with ECS tasks: "stop" (ListTasks, DescribeTasks, StopTask), "launch" (task definitions,
+    # RunTask, the secret settings' parameters, the spec documents), "results" (reads the result documents).
+    ecs: tuple[str, ...] = ()
 
 
 def _data_tables() -> tuple[str, ...]:
@@ -62,13 +70,18 @@ def _data_tables() -> tuple[str, ...]:
 def functions() -> tuple[Function, ...]:
     data = _data_tables()
     return (
+        # The API lists a running execution's task to find its log streams.
         Function("APIHandler", "api", data, sends_dispatch=True, execution_logs=tuple(EXECUTION_LOGS_READ),
-                 bucket=True, starts_bulk=True),
+                 bucket=True, starts_bulk=True, ecs=("list",)),
         # Execution logs are written by the runners (the cloud runner's containers), not by these functions.
-        Function("Dispatch", "dispatch", data, sends_dispatch=True, consumes_dispatch=True),
-        Function("Maintenance", "maintenance", data, sends_dispatch=True),
+        Function("Dispatch", "dispatch", data, sends_dispatch=True, consumes_dispatch=True, ecs=("stop", "launch")),
+        # The sweep stops tasks past their timeout.
+        Function("Maintenance", "maintenance", data, sends_dispatch=True, ecs=("stop",)),
         # No state machine ARN here: the state machine names this function, so it must not name it back.
-        Function("BulkChunk", "bulk-chunk", data, sends_dispatch=True),
+        Function("BulkChunk", "bulk-chunk", data, sends_dispatch=True, ecs=("stop",)),
+        # A stopped task ends its execution, then dispatch fills the place it freed.
+        Function("EcsTaskStateChange", "ecs-events", data, sends_dispatch=True,
+                 ecs=("stop", "launch", "results")),
         Function("JobsAuthorizer", "authorizer", (TOKENS_TABLE,), tables_read_only=True),
         Function("Bootstrap", "bootstrap", ("counters", "errors", "workspaces"), bucket=True),
     )
@@ -105,11 +118,106 @@ def _function_policy(function: Function) -> list[dict]:
                                      [{"Fn::Sub": ["${Arn}/*", {"Arn": _arn("FilesBucket")}]}]))
     if function.starts_bulk:
         statements.append(_statement(["states:StartExecution"], [{"Ref": "BulkJobsStateMachine"}]))
+    statements.extend(_ecs_statements(function))
     own_logs = _arn(f"{function.logical_id}LogGroup")
     statements.append(_statement(["logs:CreateLogStream", "logs:PutLogEvents"],
                                  [{"Fn::Sub": ["${Arn}", {"Arn": own_logs}]},
                                   {"Fn::Sub": ["${Arn}:log-stream:*", {"Arn": own_logs}]}]))
     return statements
+
+
+def _sub(text: str) -> dict[str, Any]:
+    return {"Fn::Sub": text}
+
+
+CLUSTER_ARN = _arn("JobsCluster")
+TASKS_ARN = _sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${JobsCluster}/*")
+TASK_DEFINITIONS_ARN = _sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/"
+                            "${AWS::StackName}-*")
+SECRETS_ARN = _sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}-secrets/*")
+EXECUTION_DOCUMENTS_ARN = {"Fn::Sub": ["${Arn}/${AWS::StackName}-executions/*", {"Arn": _arn("FilesBucket")}]}
+
+
+def _ecs_statements(function: Function) -> list[dict]:
+    """Each ECS action on the narrowest resource it supports (task definitions of this stack's families, tasks
+    of its cluster, its roles); only `DescribeTaskDefinition` and `RegisterTaskDefinition` support none."""
+    statements = []
+    if "list" in function.ecs or "stop" in function.ecs:
+        statements.append({**_statement(["ecs:ListTasks"], [CLUSTER_ARN])})
+    if "stop" in function.ecs:
+        statements.append(_statement(["ecs:DescribeTasks", "ecs:StopTask"], [TASKS_ARN]))
+    if "launch" in function.ecs:
+        statements.append(_statement(["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"], ["*"]))
+        statements.append({**_statement(["ecs:RunTask"], [TASK_DEFINITIONS_ARN]),
+                           "Condition": {"ArnEquals": {"ecs:cluster": CLUSTER_ARN}}})
+        statements.append(_statement(["ecs:TagResource"], [TASKS_ARN, TASK_DEFINITIONS_ARN]))
+        statements.append(_statement(["iam:PassRole"], [_arn("TaskExecutionRole"), _arn("TaskRole")]))
+        statements.append(_statement(["ssm:PutParameter"], [SECRETS_ARN]))
+        statements.append(_statement(["s3:PutObject"], [EXECUTION_DOCUMENTS_ARN]))
+    if "results" in function.ecs:
+        statements.append(_statement(["s3:GetObject"], [EXECUTION_DOCUMENTS_ARN]))
+        statements.append(_statement(["s3:ListBucket"], [_arn("FilesBucket")]))  # a missing object is a 404
+    return statements
+
+
+def _ecs_environment() -> dict[str, Any]:
+    """The ECS runner's settings (chalicelib.config.EcsSettings) of every function that launches or stops tasks."""
+    return {
+        "JOBS_RUNNER": "ecs",
+        "JOBS_ECS_CLUSTER": {"Ref": "JobsCluster"},
+        "JOBS_ECS_RUNNER_IMAGE": _sub("${RunnerRepository.RepositoryUri}:${RunnerImageTag}"),
+        "JOBS_ECS_SUBNETS": {"Fn::Join": [",", {"Ref": "Subnets"}]},
+        "JOBS_ECS_SECURITY_GROUPS": {"Ref": "SecurityGroup"},
+        "JOBS_ECS_ASSIGN_PUBLIC_IP": {"Ref": "AssignPublicIp"},
+        "JOBS_ECS_EXECUTION_ROLE_ARN": _arn("TaskExecutionRole"),
+        "JOBS_ECS_TASK_ROLE_ARN": _arn("TaskRole"),
+        "JOBS_ECS_MAX_TASKS": {"Ref": "MaxTasks"},
+        "JOBS_FILES_BUCKET": {"Ref": "FilesBucket"},
+        "JOBS_LOG_GROUP": {"Ref": LOG_GROUP_LOGICAL_ID},
+    }
+
+
+def _ecs_resources() -> dict[str, Any]:
+    """The cluster, the runner image's repository and the two task roles."""
+    log_group = _arn(LOG_GROUP_LOGICAL_ID)
+    bucket_objects = {"Fn::Sub": ["${Arn}/*", {"Arn": _arn("FilesBucket")}]}
+
+    def task_role(description: str, statements: list[dict]) -> dict[str, Any]:
+        return {"Type": "AWS::IAM::Role", "Properties": {
+            "Description": _sub("${AWS::StackName}: " + description),
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]},
+            "Policies": [{"PolicyName": "tasks", "PolicyDocument": {"Version": "2012-10-17",
+                                                                   "Statement": statements}}]}}
+    return {
+        "JobsCluster": {"Type": "AWS::ECS::Cluster", "Properties": {
+            "ClusterName": _sub("${AWS::StackName}-jobs"),
+            "CapacityProviders": ["FARGATE"],
+            "DefaultCapacityProviderStrategy": [{"CapacityProvider": "FARGATE", "Weight": 1}]}},
+        "RunnerRepository": {"Type": "AWS::ECR::Repository", "Properties": {
+            "ImageScanningConfiguration": {"ScanOnPush": True},
+            "EncryptionConfiguration": {"EncryptionType": "AES256"},
+            "LifecyclePolicy": {"LifecyclePolicyText": json.dumps({"rules": [{
+                "rulePriority": 1, "description": "keep the last 10 runner images",
+                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+                "action": {"type": "expire"}}]})}}},
+        # Used by ECS to start a task: pull the images (the runner's, and job images in this account's ECR),
+        # write the containers' logs, read the secret settings' parameters.
+        "TaskExecutionRole": task_role("starts the job tasks", [
+            _statement(["ecr:GetAuthorizationToken"], ["*"]),
+            _statement(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                       [_sub("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*")]),
+            _statement(["logs:CreateLogStream", "logs:PutLogEvents"], [
+                {"Fn::Sub": ["${Arn}", {"Arn": log_group}]},
+                {"Fn::Sub": ["${Arn}:log-stream:*", {"Arn": log_group}]}]),
+            _statement(["ssm:GetParameters"], [SECRETS_ARN])]),
+        # What the containers may do: stage inputs from and store outputs in the stack's bucket, and read
+        # and write the executions' documents (`main` shares it: see docs/running-jobs.md).
+        "TaskRole": task_role("the job tasks' containers", [
+            _statement(["s3:ListBucket"], [_arn("FilesBucket")]),
+            _statement(["s3:GetObject", "s3:PutObject"], [bucket_objects])]),
+    }
 
 
 def _function_resources(function: Function) -> dict[str, Any]:
@@ -125,6 +233,8 @@ def _function_resources(function: Function) -> dict[str, Any]:
         environment["JOBS_FILES_BUCKET"] = {"Ref": "FilesBucket"}
     if function.starts_bulk:
         environment["JOBS_BULK_STATE_MACHINE_ARN"] = {"Ref": "BulkJobsStateMachine"}
+    if function.ecs:
+        environment.update(_ecs_environment())
     name = {"Fn::Sub": "${AWS::StackName}-" + function.short_name}
     role = f"{function.logical_id}Role"
     return {
@@ -164,7 +274,13 @@ def _bucket() -> dict[str, Any]:
                                 "BlockPublicAcls": True, "BlockPublicPolicy": True,
                                 "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
                             "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                            "VersioningConfiguration": {"Status": "Enabled"}}},
+                            "VersioningConfiguration": {"Status": "Enabled"},
+                            # ECS executions' spec and result documents are only read while the task runs
+                            # and right after it stops.
+                            "LifecycleConfiguration": {"Rules": [{
+                                "Id": "execution-documents", "Status": "Enabled",
+                                "Prefix": {"Fn::Sub": "${AWS::StackName}-executions/"},
+                                "ExpirationInDays": 14, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]}}},
         "FilesBucketPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
             "Bucket": {"Ref": "FilesBucket"},
             "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
@@ -231,6 +347,7 @@ def build() -> dict:
     resources.update(cloudformation_log_group())
     resources.update(_bucket())
     resources.update(_bulk_state_machine())
+    resources.update(_ecs_resources())
     for function in all_functions:
         resources.update(_function_resources(function))
     resources.update(_operations(all_functions))
@@ -238,6 +355,11 @@ def build() -> dict:
     # wrote a placeholder ARN (a string); this replaces it with the queue the stack creates.
     resources["Dispatch"]["Properties"]["Events"] = {"DispatchSqsEventSource": {"Properties": {
         "Queue": _arn("DispatchQueue"), "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
+    # The task state-change rule: only this stack's cluster (Chalice's pattern names no cluster).
+    resources["EcsTaskStateChange"]["Properties"]["Events"] = {"EcsTaskStateChangeEvent": {
+        "Type": "CloudWatchEvent", "Properties": {"Pattern": {
+            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+            "detail": {"clusterArn": [CLUSTER_ARN]}}}}}
     # The API's name is the stack's (alarms find it by name), whatever the stage.
     resources["RestAPI"] = {"Properties": {"Name": {"Ref": "AWS::StackName"}, "DefinitionBody": {
         "x-amazon-apigateway-gateway-responses": _gateway_responses()}}}
@@ -250,6 +372,16 @@ def build() -> dict:
                            "Description": "An e-mail address subscribed to the alarms (empty: none)"},
             "PackageVersion": {"Type": "String", "Default": "0",
                                "Description": "Changes at every deployment, so the bootstrap runs again"},
+            "Subnets": {"Type": "List<AWS::EC2::Subnet::Id>",
+                        "Description": "Subnets of the job tasks (private with a NAT, or public with AssignPublicIp)"},
+            "SecurityGroup": {"Type": "AWS::EC2::SecurityGroup::Id",
+                              "Description": "Security group of the job tasks (outbound HTTPS is all they need)"},
+            "AssignPublicIp": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"],
+                               "Description": "Give each task a public IP (public subnets without a NAT)"},
+            "RunnerImageTag": {"Type": "String", "Default": "latest",
+                               "Description": "The runner image's tag in RunnerRepository (make deploy pushes it)"},
+            "MaxTasks": {"Type": "Number", "Default": 20, "MinValue": 1,
+                         "Description": "Job tasks running at once in the cluster"},
         },
         "Conditions": {"HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}},
         "Resources": resources,
@@ -257,6 +389,8 @@ def build() -> dict:
             "FilesBucketName": {"Value": {"Ref": "FilesBucket"}},
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             "TokensTableName": {"Value": {"Ref": table_logical_id(TOKENS_TABLE)}},
+            "JobsClusterName": {"Value": {"Ref": "JobsCluster"}},
+            "RunnerRepositoryUri": {"Value": {"Fn::GetAtt": ["RunnerRepository", "RepositoryUri"]}},
         },
     }
 

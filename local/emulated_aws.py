@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib import workflows
 from chalicelib.queues import QUEUES
 from deploy.schema import all_create_table_args
+from local.task_agent import ecs_environment
 
 EMULATED_ACCOUNT = "123456789012"
 
@@ -73,3 +74,33 @@ def resume_bulk_operations() -> list[int]:
             bulk_store.set_execution(operation.id, execution_arn)
             resumed.append(operation.id)
     return resumed
+
+
+def create_ecs(ecs: Any, s3: Any, ec2: Any, prefix: str, region: str = "us-east-1") -> dict[str, str]:
+    """The ECS cluster the runner starts tasks in, a subnet and security group for its tasks (the stack's
+    parameters in AWS), and the stack's bucket (the executions' spec and result documents). Idempotent;
+    returns the settings naming them."""
+    settings = ecs_environment(prefix)
+    name = settings["JOBS_ECS_CLUSTER"]
+    found = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": [name]}])["Subnets"]
+    if found:
+        subnet, vpc = found[0]["SubnetId"], found[0]["VpcId"]
+        group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])[
+            "SecurityGroups"][0]["GroupId"]
+    else:
+        vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as a default VPC has it
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.0.0/24", TagSpecifications=[
+            {"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": name}]}])["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(GroupName=name, Description="job tasks", VpcId=vpc)["GroupId"]
+    settings.update(JOBS_ECS_SUBNETS=subnet, JOBS_ECS_SECURITY_GROUPS=group)
+    ecs.create_cluster(clusterName=settings["JOBS_ECS_CLUSTER"])
+    bucket = settings["JOBS_FILES_BUCKET"]
+    try:
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    return settings

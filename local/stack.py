@@ -76,6 +76,9 @@ class LocalStack:
         })
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
+        if os.environ.get("JOBS_RUNNER") == "ecs":  # completed by `prepare` once the cluster exists
+            from local.task_agent import ecs_environment
+            os.environ.update(ecs_environment("local-"))
 
     def start_moto(self) -> None:
         """moto in its own process by default (JOBS_MOTO=process), so emulating AWS does not compete with
@@ -106,8 +109,15 @@ class LocalStack:
         from chalicelib.wiring import install
         from local.emulated_aws import create_queues, create_state_machine, create_tables, resume_bulk_operations
         from local.snapshot import restore_snapshot
-        install()
         session = boto3.session.Session()
+        if os.environ.get("JOBS_RUNNER") == "ecs":
+            # The cloud path: the ECS runner against moto's ECS, its tasks run by the worker's task agent.
+            from local.emulated_aws import create_ecs
+            os.environ.update(create_ecs(*(session.client(name, endpoint_url=self.endpoint)
+                                           for name in ("ecs", "s3", "ec2")), "local-"))
+            print(f"runner: ECS (cluster {os.environ['JOBS_ECS_CLUSTER']} in the emulator; tasks run as "
+                  "local processes, their images ignored)", flush=True)
+        install()
         create_tables(session.client("dynamodb", endpoint_url=self.endpoint), "local-")
         create_queues(session.client("sqs", endpoint_url=self.endpoint), "local-")
         from chalicelib.execution_logs import create_log_group
@@ -358,6 +368,9 @@ class _MotoProcess:
         import requests
         env = {**os.environ, "MOTO_PORT": str(port)}
         env.pop("JOBS_ENGINE_DIR", None)
+        # It starts before the ECS cluster it would need exists; the bulk chunks it runs leave stopping a
+        # canceled job's task to the worker's cancel watch.
+        env.pop("JOBS_RUNNER", None)
         if data_dir is not None:
             env["JOBS_ENGINE_DIR"] = str(data_dir)
         self.process = subprocess.Popen([sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],

@@ -104,8 +104,13 @@ class LocalWorkers:
         self.events = _Events()
         self.runner = None
         self.node = None
+        self.agent = None
 
     def start(self) -> None:
+        from chalicelib.wiring import services
+        if services().settings.runner == "ecs":
+            self._start_ecs()
+            return
         from chalicelib import clock
         from chalicelib.execution_logs import CloudWatchLogSink
         from chalicelib.models import nodes
@@ -128,6 +133,28 @@ class LocalWorkers:
         set_runtime(Runtime(self.runner, self.node.id, self.node.hostname, resources))
         for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps"),
                              (self._heartbeat_loop, "heartbeat"), (self._cancel_watch_loop, "cancel-watch")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+
+    def _start_ecs(self) -> None:
+        """JOBS_RUNNER=ecs: the ECS runner (built by the composition root) launches tasks in moto's ECS, and
+        the local task agent plays Fargate; no node, no heartbeat. The poller, the sweep and the cancel
+        watch are as for the local runner."""
+        from chalicelib.execution_logs import log_group_name
+        from chalicelib.handlers.ecs_events import handle_task_state_change
+        from chalicelib.wiring import client, services
+        from local.task_agent import TaskAgent
+        current = services()
+        assert current.runtime is not None and current.settings.ecs is not None
+        mark = os.environ.get("JOBS_WORKER_MARK")
+        if mark and kill_marked(mark):  # what is left of the last run's containers
+            print("killed the processes left by the last run's tasks", file=sys.stderr, flush=True)
+        self.runner = current.runtime.runner
+        self.agent = TaskAgent(self.work_root, current.settings.ecs.cluster,
+                               current.settings.log_group or log_group_name(), handle_task_state_change,
+                               self.stop_event, client)
+        self.agent.start()
+        for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps"),
+                             (self._cancel_watch_loop, "cancel-watch")):
             threading.Thread(target=target, name=name, daemon=True).start()
 
     def _end_orphans(self) -> None:
@@ -191,6 +218,9 @@ class LocalWorkers:
 
     def stop(self) -> None:
         from chalicelib.wiring import set_runtime
+        if self.agent is not None:
+            self.agent.shutdown(timeout=10)  # kills its tasks' processes; the next start ends them as lost
+            return
         self.events.enabled = False
         set_runtime(None)
         if self.runner is not None:
@@ -220,7 +250,10 @@ def main() -> int:
     from local.call_counter import count_aws_calls, counting_requested, write_counts
     counts = count_aws_calls() if counting_requested() else None
     workers.start()
-    print(f"workers ready: node {workers.node.hostname} with {workers.slots} slots", flush=True)
+    if workers.node is None:
+        print("workers ready: ECS tasks run by the local task agent", flush=True)
+    else:
+        print(f"workers ready: node {workers.node.hostname} with {workers.slots} slots", flush=True)
     stop.wait()
     workers.stop()
     if counts is not None:  # for bench/run_jobs.py: what the worker side cost, by operation

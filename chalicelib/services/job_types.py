@@ -11,7 +11,7 @@ from chalicelib.domain import JobTypeRecord
 from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.models import catalog, files
 from chalicelib.params import Body, QueryParams, int_list, optional_bool
-from chalicelib.seed import job_type_errors, validate_configuration, validate_manifest, workspaces_used
+from chalicelib.seed import Manifest, job_type_errors, validate_configuration, validate_manifest, workspaces_used
 from chalicelib.seed.data import json_size
 
 JOB_TYPE_FIELDS = ("docker_image", "manifest", "configuration", "is_active", "is_paused", "max_scheduled",
@@ -35,6 +35,7 @@ def register_job_type(body: dict[str, Any], principal: Principal, project: str |
     _check_sizes(body)
     manifest = validate_manifest(fields.obj("manifest", required=True))
     configuration = validate_configuration(fields.obj("configuration"), manifest)
+    _check_runner_fit(manifest)
     missing = sorted(name for name in workspaces_used(configuration) if files.get_workspace(name) is None)
     if missing:
         raise InvalidInput(f'Unknown workspace in "configuration.output_workspaces": {missing[0]}',
@@ -67,6 +68,22 @@ def register_job_type(body: dict[str, Any], principal: Principal, project: str |
     new_type["paused"] = now if new_type["is_paused"] else None
     new_type["deprecated"] = None if new_type["is_active"] else now
     return Registered(catalog.create_job_type(new_type, now), created=True)
+
+
+def _check_runner_fit(manifest: Manifest) -> None:
+    """With the ECS runner, a job type no Fargate task can run (GPUs, mounts, custom resources, more than the
+    largest size) is refused with a 400 naming the resource, rather than queueing jobs that never run."""
+    from chalicelib.config import get_settings
+    if get_settings().runner != "ecs":
+        return
+    from chalicelib.runners.ecs import fit_problem
+    unfit = fit_problem(manifest)
+    if unfit is None:
+        return
+    field = ("manifest.job.interface.mounts" if unfit.resource == "mounts"
+             else f"manifest.job.resources.scalar.{unfit.resource}")
+    raise InvalidInput(f'Invalid "{field}": this job type cannot run as an ECS Fargate task: {unfit.detail}',
+                       field=field)
 
 
 def _check_sizes(body: dict[str, Any]) -> None:

@@ -1,9 +1,10 @@
 """The maintenance sweep (every minute in AWS, a timer in the embedded stack).
 
 1. nodes whose heartbeat is older than JOBS_NODE_LOST_SECONDS are marked offline;
-2. RUNNING executions on an offline (or unknown) node end with `node-lost`, and are retried;
-3. RUNNING executions past their timeout (plus a grace minute) that a runner missed are stopped
-   and end with `timeout`;
+2. RUNNING executions on an offline (or unknown) node end with `node-lost`, and are retried (never those
+   on the Fargate pseudo node: an ECS task's end is heard from its state-change event);
+3. RUNNING executions past their timeout (plus JOBS_TIMEOUT_GRACE_SECONDS, a minute by default) that a
+   runner missed are stopped and end with `timeout` (for ECS tasks, this is how timeouts are enforced);
 4. QUEUED jobs not dispatched for JOBS_REDISPATCH_SECONDS get their dispatch message again;
 5. at most every JOBS_COUNT_REPAIR_SECONDS (a day), the job counters are recomputed from the jobs and any
    drift is fixed and reported (metric `JobService/CounterDriftFixed`, a warning in the log): never silently.
@@ -23,7 +24,7 @@ from chalicelib.services import execution_events
 from chalicelib.wiring import services
 
 logger = logging.getLogger("jobs.sweeps")
-TIMEOUT_GRACE = timedelta(seconds=60)
+FARGATE_NODE_ID = 0  # chalicelib.runners.ecs.FARGATE_NODE_ID (not imported: it would load the runner here)
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
@@ -35,16 +36,17 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     current = services().runtime
     on_active_nodes = []
     for job in job_store.jobs_in_status("RUNNING"):
-        if job.node_id in active:
+        if job.node_id in active or job.node_id == FARGATE_NODE_ID:
             on_active_nodes.append(job)
         elif execution_events.fail_lost(job.id, job.num_exes, f"node {job.node_hostname} stopped heartbeating"):
             summary["lost"] += 1
+    grace = timedelta(seconds=settings.timeout_grace_seconds)
     running = executions.get_executions((job.id, job.num_exes) for job in on_active_nodes)
     for job in on_active_nodes:
         execution = running.get((job.id, job.num_exes))
         if execution is None or execution.started is None or not execution.timeout:
             continue
-        if execution.started + timedelta(seconds=int(execution.timeout)) + TIMEOUT_GRACE < now:
+        if execution.started + timedelta(seconds=int(execution.timeout)) + grace < now:
             # Record the end first: the runner's own report of the kill then finds it ended already.
             if execution_events.fail_overdue(job.id, job.num_exes, "past its timeout; stopped by the sweep"):
                 summary["timed_out"] += 1

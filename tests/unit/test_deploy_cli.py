@@ -99,3 +99,31 @@ def test_destroy_with_delete_data_removes_the_retained_tables_and_bucket(session
 def test_the_stack_is_named_after_the_stage():
     assert cli.stack_name("prod") == "jobs-service-prod"
     json.dumps(SMALL_STACK)
+
+
+def test_the_runner_image_tag_changes_exactly_when_the_image_would(tmp_path):
+    (tmp_path / "runner-image").mkdir()
+    (tmp_path / "runner-image" / "Dockerfile").write_text("FROM python:3.11.11-slim-bookworm\n")
+    (tmp_path / "chalicelib" / "runners").mkdir(parents=True)
+    (tmp_path / "chalicelib" / "runners" / "ecs_task.py").write_text("x = 1\n")
+    first = cli.runner_image_tag(tmp_path)
+    (tmp_path / "chalicelib" / "__pycache__").mkdir()
+    (tmp_path / "chalicelib" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert cli.runner_image_tag(tmp_path) == first and len(first) == 16
+    (tmp_path / "chalicelib" / "runners" / "ecs_task.py").write_text("x = 2\n")
+    assert cli.runner_image_tag(tmp_path) != first
+
+
+def test_the_runner_image_is_pushed_to_the_stack_s_repository_after_a_registry_login(session):
+    uri = session.client("ecr").create_repository(repositoryName="jobs-runner")["repository"]["repositoryUri"]
+    commands = []
+
+    def run(command, **kwargs):
+        commands.append((command, kwargs.get("input")))
+
+    image = cli.push_runner_image(session, uri, "abc123", run=run)
+    assert image == f"{uri}:abc123"
+    (login, secret), (build, _), (push, _) = commands
+    assert login[:2] == ["docker", "login"] and login[-1] == uri.split("/")[0] and secret
+    assert build == ["docker", "build", "-f", "runner-image/Dockerfile", "-t", image, "."]
+    assert push == ["docker", "push", image]
