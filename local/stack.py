@@ -76,9 +76,7 @@ class LocalStack:
         })
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
-        if os.environ.get("JOBS_RUNNER") == "ecs":  # completed by `prepare` once the cluster exists
-            from local.task_agent import ecs_environment
-            os.environ.update(ecs_environment("local-"))
+        emulated_ecs_environment()
 
     def start_moto(self) -> None:
         """moto in its own process by default (JOBS_MOTO=process), so emulating AWS does not compete with
@@ -413,12 +411,20 @@ def _per_thread_requests(app) -> None:
                                                        "lambda_context": slot("context")})
 
 
+def emulated_ecs_environment() -> None:
+    """JOBS_RUNNER=ecs: the emulated cluster's settings (completed by `prepare` once the cluster exists)."""
+    if os.environ.get("JOBS_RUNNER") == "ecs":
+        from local.task_agent import ecs_environment
+        os.environ.update(ecs_environment("local-"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the job service locally with AWS emulated by moto.")
     parser.add_argument("--demo", action="store_true", help="load demo job types, files and jobs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
     from chalicelib.config import ConfigurationError, load_local_settings
+    emulated_ecs_environment()  # validated as the stack will run it, not as the shell left it
     try:
         settings = load_local_settings()
     except ConfigurationError as error:
