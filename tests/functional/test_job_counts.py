@@ -148,7 +148,7 @@ def test_the_sweep_repairs_drifted_counters_and_reports_it(api, monkeypatch, cap
     # Given exact counters, then one corrupted behind the service's back
     world = build_world()
     queued = len(world.ids(lambda j: j.status == "QUEUED"))
-    counters.apply({("c#all#QUEUED", None): 5})
+    counters.apply({("c#all", counters.STATUS_SLOT["QUEUED"]): 5})
     assert api_count(api, "status=QUEUED") == queued + 5
     # When the maintenance sweep runs (in Lambda: metrics are emitted)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "test-maintenance")
@@ -160,6 +160,6 @@ def test_the_sweep_repairs_drifted_counters_and_reports_it(api, monkeypatch, cap
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "CounterDriftFixed" in line]
     assert metrics and metrics[-1]["CounterDriftFixed"] in (5, [5], 5.0, [5.0]), metrics
     # And the repair does not run again before JOBS_COUNT_REPAIR_SECONDS (a day) has passed
-    counters.apply({("c#all#QUEUED", None): 1})
+    counters.apply({("c#all", counters.STATUS_SLOT["QUEUED"]): 1})
     assert sweep()["counter_drift_fixed"] == 0
     assert sweep(clock.now() + timedelta(days=1, seconds=1))["counter_drift_fixed"] == 1
