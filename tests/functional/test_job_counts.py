@@ -75,13 +75,21 @@ def test_counts_read_counters_and_only_the_partial_seconds_of_a_window(api, monk
         # Then each count is exact and no index entry of a match was read for it
         assert api_count(api, query) == expected, query
         assert reads == [], query
-    # When a window with millisecond edges is asked for
+    # When a window with millisecond edges is asked for, its page holding every match
     start, end = BASE + timedelta(minutes=3, milliseconds=250), BASE + timedelta(minutes=17, seconds=30)
+    window = f"started={iso(start)}&ended={iso(end)}"
     expected = len(world.ids(lambda j: start <= j.last_modified <= end))
-    assert api_count(api, f"started={iso(start)}&ended={iso(end)}") == expected
-    # Then only the partial seconds at its two ends were read from the index
-    assert len(reads) == 2
-    assert all(read.low[:19] == read.high[:19] for read in reads), [(r.low, r.high) for r in reads]
+    assert api_count(api, window) == expected
+    # Then the partial seconds at its ends were counted from the page itself
+    assert reads == []
+    # When page 1 holds one row: it saw the start's partial second, the end's is read (that second only)
+    for order in ("", "&order=-last_modified"):
+        assert api_count(api, f"{window}&page_size=1{order}") == expected
+        assert len(reads) == 1 and reads[0].low[:19] == reads[0].high[:19], [(r.low, r.high) for r in reads]
+        reads.clear()
+    # When a later page is asked for, both partial seconds are read
+    assert api_count(api, f"{window}&page_size=1&page=2") == expected
+    assert len(reads) == 2 and all(read.low[:19] == read.high[:19] for read in reads)
 
 
 def test_filters_the_counters_cannot_answer_still_count_exactly(api, monkeypatch):
