@@ -27,6 +27,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import (
     EventRecord,
@@ -45,6 +46,7 @@ from chalicelib.models.tables import (
     JobData,
     JobInputFile,
     TriggerEvent,
+    commit,
     get_by_keys,
     get_or_none,
     to_item,
@@ -750,7 +752,7 @@ def insert_queued_job(new: NewJob) -> None:
 
     The ids must be new: they come from counters, so a failed condition is a bug (answered 500), never
     something a client caused."""
-    with write_transaction() as transaction:
+    def build(transaction: TransactWrite) -> None:
         transaction.save(_item(new.job), condition=Job.id.does_not_exist())
         counters.add_to_transaction(transaction, None, new.job)
         transaction.save(to_item(new.data, JobData), condition=JobData.job_id.does_not_exist())
@@ -758,6 +760,7 @@ def insert_queued_job(new: NewJob) -> None:
             transaction.save(to_item(new.event, TriggerEvent), condition=TriggerEvent.id.does_not_exist())
         for link in new.links:
             transaction.save(to_item(link, JobInputFile))
+    commit(build)
 
 
 def hide_from_history(job_id: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -171,3 +172,62 @@ def test_the_sweep_repairs_drifted_counters_and_reports_it(api, monkeypatch, cap
     counters.apply({("c#all", counters.STATUS_SLOT["QUEUED"]): 1})
     assert sweep()["counter_drift_fixed"] == 0
     assert sweep(clock.now() + timedelta(days=1, seconds=1))["counter_drift_fixed"] == 1
+
+
+def conflict():
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+    error = TransactWriteError("conflict", cause=VerboseClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}, "TransactWriteItems"))
+    error.cause.cancellation_reasons = [CancellationReason(code="TransactionConflict", message="busy")]
+    return error
+
+
+def conflicting_first(module, monkeypatch, times: int = 1) -> list:
+    """`module.write_transaction` whose first `times` transactions are cancelled for a conflict (their writes
+    never sent), as DynamoDB cancels one of two transactions touching one counter shard at once."""
+    import contextlib
+    real, refused = module.write_transaction, []
+
+    @contextlib.contextmanager
+    def transaction():
+        if len(refused) >= times:
+            with real() as committed:
+                yield committed
+            return
+        refused.append(1)
+        yield real()
+        raise conflict()
+    monkeypatch.setattr(module, "write_transaction", transaction)
+    return refused
+
+
+def test_a_change_cancelled_by_a_conflict_on_a_counter_is_sent_again(api, monkeypatch):
+    from chalicelib.models import job_state, tables
+    # Given jobs, and transactions that collide once with another on a counter shard
+    world = build_world()
+    queued = next(job for job in world.jobs if job.status == "QUEUED")
+    refused = conflicting_first(job_state, monkeypatch)
+    # When a job is canceled
+    job_state.cancel(queued, clock.now(), {"id": 1, "kind": "cancel", "reason": None})
+    # Then the change was sent again and applied once, its counters with it
+    assert refused == [1] and job_store.get_job(queued.id).status == "CANCELED"
+    assert_counts_exact()
+    # And a new job's insert is sent again the same way
+    monkeypatch.undo()
+    refused = conflicting_first(tables, monkeypatch, times=2)
+    job = replace(world.jobs[0], id=10_000, status="QUEUED")
+    job_store.insert_queued_job(job_store.NewJob(job, replace(job_store.get_job_data(world.jobs[0].id), job_id=10_000)))
+    assert refused == [1, 1] and job_store.get_job(10_000).status == "QUEUED"
+    assert_counts_exact()
+
+
+def test_a_change_still_conflicting_after_its_tries_is_throttled_not_stale(api, monkeypatch):
+    from chalicelib.errors import Throttled
+    from chalicelib.models import job_state
+    world = build_world()
+    queued = next(job for job in world.jobs if job.status == "QUEUED")
+    conflicting_first(job_state, monkeypatch, times=100)
+    with pytest.raises(Throttled):  # for the caller's retry, never "the job moved on"
+        job_state.cancel(queued, clock.now(), {"id": 1, "kind": "cancel", "reason": None})
+    assert job_store.get_job(queued.id).status == "QUEUED"
+    assert_counts_exact()
