@@ -108,6 +108,7 @@ def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
         set_nullable(Job.node_hostname, execution.node_hostname), Job.queue_shard.remove(), Job.queue_key.remove(),
         Job.dispatch_after.remove(), Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(),
     ]
+
     def build(transaction: TransactWrite) -> None:
         transaction.update(Job(job.id), actions=actions,
                            condition=_current(job.id, execution.exe_num, "QUEUED") & _unmoved(job))
@@ -172,6 +173,7 @@ def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobO
                 "task_results": end.task_results, "output": end.output, "cpu_seconds": end.cpu_seconds,
                 "wall_seconds": end.wall_seconds, "peak_memory_mib": end.peak_memory_mib}
     execution_actions = [getattr(JobExecution, key).set(value) for key, value in recorded.items() if value is not None]
+
     def build(transaction: TransactWrite) -> None:
         transaction.update(Job(job.id), actions=actions,
                            condition=_current(job.id, exe_num, job.status) & _unmoved(job))
@@ -227,6 +229,7 @@ def cancel(job: JobRecord, now: datetime, operation: dict[str, Any]) -> None:
         job, Job.error, Job.error_id, Job.error_category, Job.node_id, Job.node_hostname, Job.queue_shard,
         Job.queue_key, Job.dispatch_after) + [Job.bulk_operation.set(operation)]
     condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
+
     def build(transaction: TransactWrite) -> None:
         if job.status != "RUNNING":
             transaction.update(Job(job.id), actions=actions, condition=condition)
@@ -256,6 +259,7 @@ def requeue(job: JobRecord, job_type_max_tries: int, priority: int, now: datetim
                                                     Job.error, Job.error_id, Job.error_category, Job.dispatch_after)
     condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
                  & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False)))  # noqa: E712
+
     def build(transaction: TransactWrite) -> None:
         transaction.update(Job(job.id), actions=actions, condition=condition)
         _count(transaction, job, "QUEUED", now)
