@@ -279,7 +279,7 @@ def life(client, pricer: Pricer) -> dict[str, Cost]:
 
     import boto3
 
-    from chalicelib import wiring
+    from chalicelib import clock, wiring
     from chalicelib.bootstrap import prepare_store
     from chalicelib.models import files as file_store
     from chalicelib.models import nodes
@@ -289,7 +289,12 @@ def life(client, pricer: Pricer) -> dict[str, Cost]:
     from local.emulated_aws import create_queues
     create_queues(boto3.client("sqs"), PREFIX)
     prepare_store(tempfile.mkdtemp(prefix="bench-write-units-"))
-    t0 = datetime.now(timezone.utc)
+    # A fixed timeline, so the figures do not depend on when the bench runs (a change crossing a minute or
+    # an hour touches one more time counter): queued at 12:00:00.1, claimed 2 s later, phases, ended a
+    # minute after the claim; the second job queued at 12:02, canceled 10 s later, requeued at 12:03.
+    t0 = datetime(2026, 12, 3, 12, 0, 0, 100_000, tzinfo=timezone.utc)
+    moment = {"t": t0}
+    clock.set_clock(lambda: moment["t"])
     runner = _Runner()
     node = nodes.register("worker-1", {"cpus": 4.0, "mem": 8192.0, "disk": 100000.0, "gpus": 0.0}, 4, t0)
     wiring.set_runtime(wiring.Runtime(runner, node.id, node.hostname, node.resources))
@@ -329,21 +334,27 @@ def life(client, pricer: Pricer) -> dict[str, Cost]:
             workflows.start_bulk_execution = start
 
     job_id = queue("queue")
+    moment["t"] = t0 + timedelta(seconds=2)
     dispatch(job_id, 1, "claim")
-    at = datetime.now(timezone.utc)
+    at = t0 + timedelta(seconds=3)
     with pricer.measuring("phases (3)"):
         for offset, phase in enumerate(("UPLOADING", "EXECUTING", "DOWNLOADING")):
             assert execution_events.on_phase(job_id, 1, phase, at + timedelta(seconds=offset))
     result = ExecutionResult(exit_code=0, failure=None, detail=None, task_results={"tasks": []}, output_files=(),
                              output_json={}, cpu_seconds=1.0, wall_seconds=60.0, peak_memory_mib=100.0,
                              started=at, ended=at + timedelta(minutes=1))
+    moment["t"] = t0 + timedelta(seconds=62)
     with pricer.measuring("end"):
         assert execution_events.on_finished(job_id, 1, result) == "COMPLETED"
 
+    moment["t"] = t0 + timedelta(minutes=2)
     other = queue("queue (2nd job)")
+    moment["t"] = t0 + timedelta(minutes=2, seconds=10)
     bulk("cancel", other, "cancel (bulk, 1 job)")
+    moment["t"] = t0 + timedelta(minutes=3)
     bulk("requeue", other, "requeue (bulk, 1 job)")
     wiring.set_runtime(None)
+    clock.set_clock(None)
     return pricer.phases
 
 
