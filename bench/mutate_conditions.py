@@ -59,10 +59,10 @@ CLAIM_EXECUTION = "JobExecution.job_id.does_not_exist()"
 PHASE_JOB = '_current(job_id, exe_num, "RUNNING")'
 END_JOB = "_current(job.id, exe_num, job.status)"
 END_EXECUTION = 'condition=JobExecution.status == "RUNNING")'
-CANCEL_PLAIN = "transaction.update(Job(job.id), actions=actions, condition=condition)\n            else:"
+CANCEL_PLAIN = "transaction.update(Job(job.id), actions=actions, condition=condition)\n        else:"
 CANCEL_RUNNING_JOB = "actions=actions + [Job.ended.set(now)], condition=condition)"
 CANCEL_RUNNING_EXECUTION = 'condition=JobExecution.status == "RUNNING",'
-REQUEUE = "transaction.update(Job(job.id), actions=actions, condition=condition)\n            _count("
+REQUEUE = "transaction.update(Job(job.id), actions=actions, condition=condition)\n        _count("
 REQUEUE_CONDITION = ("(Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)"
                      " & _unmoved(job)\n                 & (Job.is_superseded")
 REQUEUE_SUPERSEDED = "\n                 & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False))"

@@ -2,9 +2,10 @@
 
 What is counted. Every job adds one to:
 
-- plain counters `c#<scope>#<status>` and `c#<scope>#*` (any status), for the scopes `all`, `type:<id>`,
-  `batch:<id>` and `recipe:<id>` (when the job has one): a filter on status, job type (its versions are
-  ids), batch or recipe, or none, is a sum of a few of them;
+- the slot of its status in the scope counters `c#all`, `c#type:<id>`, `c#batch:<id>` and `c#recipe:<id>`
+  (when the job has a batch, a recipe): one item per scope holds every status, so a status change is one
+  item per scope (-1 in one slot, +1 in another), and a filter on status, job type (its versions are
+  ids), batch or recipe, or none, is a sum of slots of a few items;
 - one slot in each of six time containers, by its `last_modified` (the v6 `started`/`ended` window): the
   second within its minute (`t#s#<minute>`), the minute within its hour (`t#m#<hour>`), the hour within
   its day, the day within its month, the month within its year and the year within its century. A
@@ -34,11 +35,11 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain import JobFilter, JobRecord
+from chalicelib.domain import JOB_STATUSES, JobFilter, JobRecord
 from chalicelib.models.tables import COUNT_SLOTS, Job, JobCount, count_slot, to_record, update_item
 
 SHARDS = 4
-ANY_STATUS = "*"
+STATUS_SLOT = {status: number for number, status in enumerate(JOB_STATUSES)}
 BATCH_GET_LIMIT = 100
 # Per level, finest first: (container prefix, the container's start, slot of an instant, last slot).
 _LEVELS = ("s", "m", "h", "d", "M", "y")
@@ -46,9 +47,9 @@ _LAST_SLOT = (59, 59, 23, 31, 12, 99)
 # Windows open on one side are closed here: no job is modified before 1970 or after 2099.
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
-# Most counter items one job's insert adds to (8 plain + 6 time containers): the room a new job's
+# Most counter items one job's insert adds to (4 scopes + 6 time containers): the room a new job's
 # transaction keeps for them (DynamoDB's limit is 100 items a transaction).
-MAX_ITEMS_PER_INSERT = 8 + len(_LEVELS)
+MAX_ITEMS_PER_INSERT = 4 + len(_LEVELS)
 
 Key = tuple[str, int | None]  # (counter name without shard, time slot or None for a plain counter)
 
@@ -95,8 +96,8 @@ def _container(level: int, t: datetime) -> str:
     return f"t#{_LEVELS[level]}#{stamp}"
 
 
-def plain_name(scope: str, status: str) -> str:
-    return f"c#{scope}#{status}"
+def scope_name(scope: str) -> str:
+    return f"c#{scope}"
 
 
 def _scopes(job: JobRecord) -> list[str]:
@@ -110,8 +111,7 @@ def _scopes(job: JobRecord) -> list[str]:
 
 def contributions(job: JobRecord) -> list[Key]:
     """Every counter (and time slot) one job adds one to."""
-    keys: list[Key] = [(plain_name(scope, status), None) for scope in _scopes(job)
-                       for status in (job.status, ANY_STATUS)]
+    keys: list[Key] = [(scope_name(scope), STATUS_SLOT[job.status]) for scope in _scopes(job)]
     modified = _utc(job.last_modified)
     keys += [(_container(level, modified), _slot(level, modified)) for level in range(len(_LEVELS))]
     return keys
@@ -189,8 +189,8 @@ def plan_count(f: JobFilter) -> CountPlan | None:
             return None
         return window_plan(f.modified_after, f.modified_before)
     scopes = [f"{kind}:{value}" for kind, values in scoped for value in sorted(set(values))] or ["all"]
-    statuses = sorted(set(f.statuses)) or [ANY_STATUS]
-    plan = CountPlan([(plain_name(scope, status), None, None) for scope in scopes for status in statuses], [])
+    slots = sorted({STATUS_SLOT[status] for status in f.statuses}) if f.statuses else list(STATUS_SLOT.values())
+    plan = CountPlan([(scope_name(scope), slot, slot) for scope in scopes for slot in slots], [])
     return plan if plan.items <= BATCH_GET_LIMIT else None
 
 

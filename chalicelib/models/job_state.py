@@ -15,6 +15,7 @@ from typing import Any, NoReturn, Sequence
 from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import ExecutionEnd, ExecutionRecord, JobOutcome, JobRecord
 from chalicelib.errors import StaleUpdate, Throttled
@@ -25,6 +26,7 @@ from chalicelib.models.tables import (
     JobData,
     JobExecution,
     JobType,
+    commit,
     set_nullable,
     to_item,
     update_item,
@@ -106,12 +108,15 @@ def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
         set_nullable(Job.node_hostname, execution.node_hostname), Job.queue_shard.remove(), Job.queue_key.remove(),
         Job.dispatch_after.remove(), Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(),
     ]
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(Job(job.id), actions=actions,
+                           condition=_current(job.id, execution.exe_num, "QUEUED") & _unmoved(job))
+        transaction.save(to_item(execution, JobExecution), condition=JobExecution.job_id.does_not_exist())
+        _count(transaction, job, "RUNNING", now)
+
     try:
-        with write_transaction() as transaction:
-            transaction.update(Job(job.id), actions=actions,
-                               condition=_current(job.id, execution.exe_num, "QUEUED") & _unmoved(job))
-            transaction.save(to_item(execution, JobExecution), condition=JobExecution.job_id.does_not_exist())
-            _count(transaction, job, "RUNNING", now)
+        commit(build, write_transaction)
     except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {execution.exe_num} is no longer claimable")
 
@@ -168,16 +173,19 @@ def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobO
                 "task_results": end.task_results, "output": end.output, "cpu_seconds": end.cpu_seconds,
                 "wall_seconds": end.wall_seconds, "peak_memory_mib": end.peak_memory_mib}
     execution_actions = [getattr(JobExecution, key).set(value) for key, value in recorded.items() if value is not None]
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(Job(job.id), actions=actions,
+                           condition=_current(job.id, exe_num, job.status) & _unmoved(job))
+        transaction.update(JobExecution(job.id, exe_num), actions=execution_actions,
+                           condition=JobExecution.status == "RUNNING")
+        if output is not None:
+            transaction.update(JobData(job.id), actions=[JobData.output.set(output)],
+                               condition=JobData.job_id.exists())
+        _count(transaction, job, status, now)
+
     try:
-        with write_transaction() as transaction:
-            transaction.update(Job(job.id), actions=actions,
-                               condition=_current(job.id, exe_num, job.status) & _unmoved(job))
-            transaction.update(JobExecution(job.id, exe_num), actions=execution_actions,
-                               condition=JobExecution.status == "RUNNING")
-            if output is not None:
-                transaction.update(JobData(job.id), actions=[JobData.output.set(output)],
-                                   condition=JobData.job_id.exists())
-            _count(transaction, job, status, now)
+        commit(build, write_transaction)
     except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {exe_num} already ended or moved on")
 
@@ -221,16 +229,19 @@ def cancel(job: JobRecord, now: datetime, operation: dict[str, Any]) -> None:
         job, Job.error, Job.error_id, Job.error_category, Job.node_id, Job.node_hostname, Job.queue_shard,
         Job.queue_key, Job.dispatch_after) + [Job.bulk_operation.set(operation)]
     condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
+
+    def build(transaction: TransactWrite) -> None:
+        if job.status != "RUNNING":
+            transaction.update(Job(job.id), actions=actions, condition=condition)
+        else:
+            transaction.update(Job(job.id), actions=actions + [Job.ended.set(now)], condition=condition)
+            transaction.update(JobExecution(job.id, job.num_exes), condition=JobExecution.status == "RUNNING",
+                               actions=[JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
+                                        JobExecution.last_modified.set(now)])
+        _count(transaction, job, "CANCELED", now)
+
     try:
-        with write_transaction() as transaction:
-            if job.status != "RUNNING":
-                transaction.update(Job(job.id), actions=actions, condition=condition)
-            else:
-                transaction.update(Job(job.id), actions=actions + [Job.ended.set(now)], condition=condition)
-                transaction.update(JobExecution(job.id, job.num_exes), condition=JobExecution.status == "RUNNING",
-                                   actions=[JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
-                                            JobExecution.last_modified.set(now)])
-            _count(transaction, job, "CANCELED", now)
+        commit(build, write_transaction)
     except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {job.num_exes} changed before it could be canceled")
 
@@ -248,9 +259,12 @@ def requeue(job: JobRecord, job_type_max_tries: int, priority: int, now: datetim
                                                     Job.error, Job.error_id, Job.error_category, Job.dispatch_after)
     condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
                  & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False)))  # noqa: E712
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(Job(job.id), actions=actions, condition=condition)
+        _count(transaction, job, "QUEUED", now)
+
     try:
-        with write_transaction() as transaction:
-            transaction.update(Job(job.id), actions=actions, condition=condition)
-            _count(transaction, job, "QUEUED", now)
+        commit(build, write_transaction)
     except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {job.num_exes} changed before it could be requeued")

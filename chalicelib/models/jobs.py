@@ -27,6 +27,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import (
     EventRecord,
@@ -46,6 +47,7 @@ from chalicelib.models.tables import (
     JobData,
     JobInputFile,
     TriggerEvent,
+    commit,
     get_by_keys,
     get_or_none,
     to_item,
@@ -355,15 +357,40 @@ def until_key(read: IndexRead, key: str) -> IndexRead:
     return replace(read, high=min(read.high, key) if read.high else key)
 
 
-def count_matches(f: JobFilter, read: IndexRead) -> int:
+@dataclass(frozen=True)
+class Seen:
+    """The sort keys of the entries a first page read from one end of its read's range, in walking order;
+    `complete` when that was every entry of the range."""
+
+    keys: list[str]
+    descending: bool
+    complete: bool
+
+    def count_within(self, low: str, high: str) -> int | None:
+        """How many entries lie in [low, high], when the page saw all of that range; else None. A page walks
+        from its range's start: ascending it saw everything below its last key, descending everything above."""
+        inside = sum(1 for key in self.keys if low <= key <= high)
+        if self.complete:
+            return inside
+        if not self.keys:
+            return None
+        last = self.keys[-1]
+        return inside if (last < low if self.descending else last > high) else None
+
+
+def count_matches(f: JobFilter, read: IndexRead, seen: Seen | None = None) -> int:
     """How many jobs match `f` (`read` is its index read): from the job counters when they can answer
     (`counters.plan_count`: a BatchGetItem of a few counters, plus the exact index entries of a time
-    window's two partial seconds), else from the index entries of every match (`count`)."""
+    window's two partial seconds, which page 1 usually saw already: `seen`), else from the index entries
+    of every match (`count`)."""
     plan = counters.plan_count(f)
     if plan is None:
         return count(read)
-    edges = sum(count(IndexRead("by-modified", ("jobs",), modified_key(low, 0), modified_key(high, _LAST_ID)))
-                for low, high in plan.edges)
+    edges = 0
+    for low, high in plan.edges:
+        low_key, high_key = modified_key(low, 0), modified_key(high, _LAST_ID)
+        known = seen.count_within(low_key, high_key) if seen is not None else None
+        edges += known if known is not None else count(IndexRead("by-modified", ("jobs",), low_key, high_key))
     return counters.read_plan(plan) + edges
 
 
@@ -534,8 +561,9 @@ def list_jobs(f: JobFilter, order: list[OrderKey], offset: int, limit: int, curs
         matches = [job for _, job in walk(read, page_size=1000)]
         ordered = sort_jobs(matches, order or [OrderKey("last_modified")])
         return Page(count=len(ordered), rows=ordered[offset:offset + limit])
-    total = count_matches(f, read)
     keyed = _index_page(read, descending, offset, limit, cursor)
+    seen = Seen([key for key, _ in keyed], descending, len(keyed) < limit) if not offset and not cursor else None
+    total = count_matches(f, read, seen)
     page = Page(count=total, rows=[job for _, job in keyed])
     if keyed:
         page.before = encode_cursor("before", keyed[0][0])
@@ -728,7 +756,7 @@ def insert_queued_job(new: NewJob) -> None:
 
     The ids must be new: they come from counters, so a failed condition is a bug (answered 500), never
     something a client caused."""
-    with write_transaction() as transaction:
+    def build(transaction: TransactWrite) -> None:
         transaction.save(_item(new.job), condition=Job.id.does_not_exist())
         counters.add_to_transaction(transaction, None, new.job)
         transaction.save(to_item(new.data, JobData), condition=JobData.job_id.does_not_exist())
@@ -736,6 +764,7 @@ def insert_queued_job(new: NewJob) -> None:
             transaction.save(to_item(new.event, TriggerEvent), condition=TriggerEvent.id.does_not_exist())
         for link in new.links:
             transaction.save(to_item(link, JobInputFile))
+    commit(build)
 
 
 def hide_from_history(job_id: int) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
+import time
 from functools import lru_cache
 from typing import Any, Callable, Hashable, Iterable, Sequence, TypeVar, cast
 
@@ -80,6 +82,32 @@ def write_transaction() -> TransactWrite:
         if current.caches.transaction_connection is None:
             current.caches.transaction_connection = Connection(region=current.settings.region)
         return TransactWrite(connection=current.caches.transaction_connection)
+
+
+CONFLICT_TRIES = 4
+
+
+def conflicted(error: Exception) -> bool:
+    """A transaction cancelled only because another one was changing one of its items at the same moment
+    (no condition failed): sending it again is safe, and what DynamoDB advises."""
+    reasons = [reason for reason in getattr(error, "cancellation_reasons", None) or () if reason is not None]
+    return bool(reasons) and all(reason.code == "TransactionConflict" for reason in reasons)
+
+
+def commit(build: Callable[[TransactWrite], None], new_transaction: Callable[[], TransactWrite] | None = None) -> None:
+    """Run one transaction that `build` fills, sent again (after a short jittered pause) while it only
+    conflicted with another: the job counters are shared items, so two changes at the same moment can
+    collide on a counter shard. Any other refusal is raised as it is."""
+    from pynamodb.exceptions import TransactWriteError
+    for attempt in range(CONFLICT_TRIES):
+        try:
+            with (new_transaction or write_transaction)() as transaction:
+                build(transaction)
+            return
+        except TransactWriteError as error:
+            if attempt + 1 == CONFLICT_TRIES or not conflicted(error):
+                raise
+            time.sleep(random.uniform(0.005, 0.02) * 2 ** attempt)
 
 
 R = TypeVar("R")

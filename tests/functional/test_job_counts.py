@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -75,13 +76,21 @@ def test_counts_read_counters_and_only_the_partial_seconds_of_a_window(api, monk
         # Then each count is exact and no index entry of a match was read for it
         assert api_count(api, query) == expected, query
         assert reads == [], query
-    # When a window with millisecond edges is asked for
+    # When a window with millisecond edges is asked for, its page holding every match
     start, end = BASE + timedelta(minutes=3, milliseconds=250), BASE + timedelta(minutes=17, seconds=30)
+    window = f"started={iso(start)}&ended={iso(end)}"
     expected = len(world.ids(lambda j: start <= j.last_modified <= end))
-    assert api_count(api, f"started={iso(start)}&ended={iso(end)}") == expected
-    # Then only the partial seconds at its two ends were read from the index
-    assert len(reads) == 2
-    assert all(read.low[:19] == read.high[:19] for read in reads), [(r.low, r.high) for r in reads]
+    assert api_count(api, window) == expected
+    # Then the partial seconds at its ends were counted from the page itself
+    assert reads == []
+    # When page 1 holds one row: it saw the start's partial second, the end's is read (that second only)
+    for order in ("", "&order=-last_modified"):
+        assert api_count(api, f"{window}&page_size=1{order}") == expected
+        assert len(reads) == 1 and reads[0].low[:19] == reads[0].high[:19], [(r.low, r.high) for r in reads]
+        reads.clear()
+    # When a later page is asked for, both partial seconds are read
+    assert api_count(api, f"{window}&page_size=1&page=2") == expected
+    assert len(reads) == 2 and all(read.low[:19] == read.high[:19] for read in reads)
 
 
 def test_filters_the_counters_cannot_answer_still_count_exactly(api, monkeypatch):
@@ -148,7 +157,7 @@ def test_the_sweep_repairs_drifted_counters_and_reports_it(api, monkeypatch, cap
     # Given exact counters, then one corrupted behind the service's back
     world = build_world()
     queued = len(world.ids(lambda j: j.status == "QUEUED"))
-    counters.apply({("c#all#QUEUED", None): 5})
+    counters.apply({("c#all", counters.STATUS_SLOT["QUEUED"]): 5})
     assert api_count(api, "status=QUEUED") == queued + 5
     # When the maintenance sweep runs (in Lambda: metrics are emitted)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "test-maintenance")
@@ -160,6 +169,65 @@ def test_the_sweep_repairs_drifted_counters_and_reports_it(api, monkeypatch, cap
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "CounterDriftFixed" in line]
     assert metrics and metrics[-1]["CounterDriftFixed"] in (5, [5], 5.0, [5.0]), metrics
     # And the repair does not run again before JOBS_COUNT_REPAIR_SECONDS (a day) has passed
-    counters.apply({("c#all#QUEUED", None): 1})
+    counters.apply({("c#all", counters.STATUS_SLOT["QUEUED"]): 1})
     assert sweep()["counter_drift_fixed"] == 0
     assert sweep(clock.now() + timedelta(days=1, seconds=1))["counter_drift_fixed"] == 1
+
+
+def conflict():
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+    error = TransactWriteError("conflict", cause=VerboseClientError(
+        {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}}, "TransactWriteItems"))
+    error.cause.cancellation_reasons = [CancellationReason(code="TransactionConflict", message="busy")]
+    return error
+
+
+def conflicting_first(module, monkeypatch, times: int = 1) -> list:
+    """`module.write_transaction` whose first `times` transactions are cancelled for a conflict (their writes
+    never sent), as DynamoDB cancels one of two transactions touching one counter shard at once."""
+    import contextlib
+    real, refused = module.write_transaction, []
+
+    @contextlib.contextmanager
+    def transaction():
+        if len(refused) >= times:
+            with real() as committed:
+                yield committed
+            return
+        refused.append(1)
+        yield real()
+        raise conflict()
+    monkeypatch.setattr(module, "write_transaction", transaction)
+    return refused
+
+
+def test_a_change_cancelled_by_a_conflict_on_a_counter_is_sent_again(api, monkeypatch):
+    from chalicelib.models import job_state, tables
+    # Given jobs, and transactions that collide once with another on a counter shard
+    world = build_world()
+    queued = next(job for job in world.jobs if job.status == "QUEUED")
+    refused = conflicting_first(job_state, monkeypatch)
+    # When a job is canceled
+    job_state.cancel(queued, clock.now(), {"id": 1, "kind": "cancel", "reason": None})
+    # Then the change was sent again and applied once, its counters with it
+    assert refused == [1] and job_store.get_job(queued.id).status == "CANCELED"
+    assert_counts_exact()
+    # And a new job's insert is sent again the same way
+    monkeypatch.undo()
+    refused = conflicting_first(tables, monkeypatch, times=2)
+    job = replace(world.jobs[0], id=10_000, status="QUEUED")
+    job_store.insert_queued_job(job_store.NewJob(job, replace(job_store.get_job_data(world.jobs[0].id), job_id=10_000)))
+    assert refused == [1, 1] and job_store.get_job(10_000).status == "QUEUED"
+    assert_counts_exact()
+
+
+def test_a_change_still_conflicting_after_its_tries_is_throttled_not_stale(api, monkeypatch):
+    from chalicelib.errors import Throttled
+    from chalicelib.models import job_state
+    world = build_world()
+    queued = next(job for job in world.jobs if job.status == "QUEUED")
+    conflicting_first(job_state, monkeypatch, times=100)
+    with pytest.raises(Throttled):  # for the caller's retry, never "the job moved on"
+        job_state.cancel(queued, clock.now(), {"id": 1, "kind": "cancel", "reason": None})
+    assert job_store.get_job(queued.id).status == "QUEUED"
+    assert_counts_exact()
