@@ -173,10 +173,10 @@ class LocalStack:
 
     def serve(self) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
 
         from app import app
-        server = create_local_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
+        from local.http_errors import create_server
+        server = create_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
         _per_thread_requests(app)
         self._http = server
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +48,7 @@ from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge, StaleUpda
 from chalicelib.models import bulk as bulk_store
 from chalicelib.models import catalog, executions, job_state
 from chalicelib.models import jobs as job_store
-from chalicelib.params import check_range
+from chalicelib.params import MAX_ID, BodySpec, Field, check_range
 from chalicelib.timeutil import iso, parse_timestamp
 from chalicelib.wiring import services
 
@@ -67,18 +68,66 @@ IGNORED = ("url",)  # the original console sends its own URL in the body
 
 
 # --- the body ---------------------------------------------------------------------------------------
+# A list field takes a value, a list of values, or a list holding lists of values (`[["ALGORITHM"]]`, as the
+# original console sends some): flattened, one level. Ids are integers 0 to 2**63-1, or strings of 1-18 digits.
+MAX_NAME = 1024
+ID_STRING = r"^[0-9]{1,18}$"
+_ID_STRING = re.compile(ID_STRING)
+
+
+def _list_schema(item: dict[str, Any], description: str, max_items: int = MAX_LIST_VALUES) -> dict[str, Any]:
+    inner = {"type": "array", "maxItems": max_items, "items": item}
+    return {"description": description, "nullable": True, "anyOf": [
+        item, {"type": "array", "maxItems": max_items, "items": {"anyOf": [item, inner]}}]}
+
+
+_ID = {"anyOf": [{"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID},
+                 {"type": "string", "pattern": ID_STRING}]}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
+_PAIR = {"type": "object", "additionalProperties": False, "required": ["name", "version"],
+         "properties": {"name": _NAME, "version": _NAME}}
+
+
+def _list_field(name: str, item: dict[str, Any], description: str, max_items: int = MAX_LIST_VALUES) -> Field:
+    return Field(name, "any", schema=_list_schema(item, description, max_items))
+
+
+def body_schema(kind: str) -> BodySpec:
+    """The bulk body of `kind` (cancel or requeue): what `parse_request` accepts, for the OpenAPI document. The
+    scalar fields are checked by it at the door; the list fields by `parse_request` itself, as described."""
+    fields = [
+        Field("started", "datetime", "Only jobs last modified at or after this time."),
+        Field("ended", "datetime", "Only jobs last modified at or before this time (after `started`)."),
+        _list_field("status", {"type": "string", "enum": list(JOB_STATUSES)}, "One status.", max_items=1),
+        *(_list_field(name, _ID, "Ids (at most 1000: 413 above).") for name in INT_LISTS),
+        _list_field("job_types", _PAIR, "Job types by name and version (each must exist)."),
+        _list_field("job_type_names", _NAME, "Job type names (every version)."),
+        _list_field("error_categories", {"type": "string", "enum": list(ERROR_CATEGORIES)}, "Error categories."),
+        Field("is_superseded", "boolean"),
+        Field("all", "boolean", "Required (true) when no filter is given: act on every job."),
+        Field("reason", "string", "Stored on the operation and on each job changed.", max_length=1000),
+        Field("dry_run", "boolean", "Only count the jobs that would change (200 `{count, job_ids}`)."),
+    ]
+    if kind == "requeue":
+        fields.append(Field("priority", "integer", "Queue priority of the requeued jobs (as when a job is queued).",
+                            minimum=1))
+    return BodySpec(f"Bulk{kind.capitalize()}", tuple(fields), ignored=IGNORED)
+
+
+BODIES = {kind: body_schema(kind) for kind in KINDS}
+
 
 def _flat_list(body: dict, name: str) -> list:
-    """A scalar is a one-element list; nested lists (`[["ALGORITHM"]]`) are flattened."""
+    """A scalar is a one-element list; a list's lists (one level) are flattened."""
     value = body.get(name)
     if value is None:
         return []
-    items = value if isinstance(value, list) else [value]
     flat: list = []
-    while items:
-        head, items = items[0], items[1:]
+    for head in value if isinstance(value, list) else [value]:
         if isinstance(head, list):
-            items = head + items
+            if any(isinstance(item, list) for item in head):
+                raise InvalidInput(f'"{name}" nests lists more than two deep', field=name)
+            flat.extend(head)
         else:
             flat.append(head)
     return flat
@@ -87,10 +136,10 @@ def _flat_list(body: dict, name: str) -> list:
 def _ints(body: dict, name: str) -> list[int]:
     values = []
     for item in _flat_list(body, name):
-        if isinstance(item, str) and item.strip().isdigit():
+        if isinstance(item, str) and _ID_STRING.match(item):
             item = int(item)
-        if not isinstance(item, int) or isinstance(item, bool):
-            raise InvalidInput(f'"{name}" must be a list of integers', field=name)
+        if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= MAX_ID:
+            raise InvalidInput(f'"{name}" must be a list of integers (ids from 0 to {MAX_ID})', field=name)
         values.append(item)
     return values
 
@@ -98,8 +147,8 @@ def _ints(body: dict, name: str) -> list[int]:
 def _strings(body: dict, name: str, choices: tuple[str, ...] | None = None) -> list[str]:
     values = []
     for item in _flat_list(body, name):
-        if not isinstance(item, str):
-            raise InvalidInput(f'"{name}" must be a list of strings', field=name)
+        if not isinstance(item, str) or not 1 <= len(item) <= MAX_NAME:
+            raise InvalidInput(f'"{name}" must be a list of strings of 1 to {MAX_NAME} characters', field=name)
         if choices is not None and item not in choices:
             raise InvalidInput(f'Invalid value for "{name}": "{item}"', field=name)
         values.append(item)
@@ -119,7 +168,8 @@ def _job_type_pairs(body: dict) -> list[tuple[str, str]]:
     pairs = []
     for item in _flat_list(body, "job_types"):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
-                or not isinstance(item.get("version"), str) or set(item) - {"name", "version"}:
+                or not isinstance(item.get("version"), str) or set(item) - {"name", "version"} \
+                or not 1 <= len(item["name"]) <= MAX_NAME or not 1 <= len(item["version"]) <= MAX_NAME:
             raise InvalidInput('"job_types" must be a list of {"name": ..., "version": ...} (nothing else)',
                                field="job_types")
         pairs.append((item["name"], item["version"]))
@@ -139,11 +189,9 @@ class BulkRequest:
 def parse_request(kind: str, body: dict, now: datetime | None = None, scope: Scope = EVERYTHING) -> BulkRequest:
     """Validate the body and compile it to a JobFilter (job type names and pairs resolved to ids)."""
     now = now or clock.now()
-    allowed = FILTER_FIELDS + OPTIONS if kind == "requeue" else FILTER_FIELDS + ("reason", "dry_run", "all")
-    unknown = sorted(set(body) - set(allowed) - set(IGNORED))
-    if unknown:
-        # A misspelt filter would silently widen what is canceled: refuse it.
-        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}", field=unknown[0])
+    # Unknown fields are refused (a misspelt filter would silently widen what is canceled), and each scalar
+    # field is checked as the document states it.
+    BODIES[kind].check(body)
     started, ended = _time(body, "started", now), _time(body, "ended", now)
     check_range("started", started, "ended", ended)
     statuses = _strings(body, "status", JOB_STATUSES)
