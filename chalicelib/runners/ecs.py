@@ -28,7 +28,9 @@ cannot run on Fargate: `fit_problem` names the resource, and registering such a 
 Hearing back: ECS emits "ECS Task State Change" events to EventBridge; `chalicelib.services.ecs_events`
 turns them into phases and the end. Capacity: at most `max_tasks` tasks at once in the cluster
 (ListTasks), each job type's `max_scheduled` being checked by dispatch as for any runner. The executions
-run on a pseudo node (`FARGATE_NODE_ID`) that no heartbeat can declare lost.
+run on a pseudo node (`FARGATE_NODE_ID`) that no heartbeat can declare lost. The cap is checked once per
+dispatch fill (one ListTasks), not again by `launch`: two fills at once (two dispatch Lambdas) may start
+a few tasks past it, never a launch failure that would use up one of the job's tries.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from chalicelib.config import EcsSettings
-from chalicelib.runners.base import ExecutionSpec, NoFreeSlot, RunnerError
+from chalicelib.runners.base import ExecutionSpec, RunnerError
 from chalicelib.runners.files import staged_names
 from chalicelib.runners.seed_env import env_name, known_names, rewrite_command, seed_environment
 from chalicelib.seed import Manifest, job_resources
@@ -215,8 +217,6 @@ class EcsRunner:
             raise RunnerError(unfit.detail) from None
         if manifest.mounts:
             raise RunnerError("Fargate tasks cannot mount host or shared paths")
-        if self.free_slots() <= 0:
-            raise NoFreeSlot(f"{self.settings.max_tasks} tasks are running in {self.settings.cluster}")
         arn = self.task_definition_arn(spec, manifest, size)
         documents = documents_prefix(self.prefix, spec.cluster_id)
         self._client("s3").put_object(Bucket=self.bucket, Key=documents + "spec.json",

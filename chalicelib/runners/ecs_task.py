@@ -38,6 +38,7 @@ from chalicelib.runners.files import (
 from chalicelib.seed import Manifest
 
 PRE_NOTE = ".pre.json"
+SPEC_COPY = ".spec.json"  # `pre` keeps the spec document in the volume: `post` reads it there
 MAIN_EXIT = ".main-exit"
 
 
@@ -138,7 +139,8 @@ def _main_exit(root: Path) -> tuple[int | None, str | None]:
 
 def run(step: str, documents: str, root: Path) -> int:
     try:
-        spec = read_spec(documents)
+        copy = root / SPEC_COPY
+        spec = json.loads(copy.read_text()) if step == "post" and copy.is_file() else read_spec(documents)
     except Exception as error:  # noqa: BLE001 - nothing to report to: the handler sees exit code 2
         print(f"[scale] {step}: the spec document could not be read: {error}", file=sys.stderr, flush=True)
         return 2
@@ -151,6 +153,7 @@ def run(step: str, documents: str, root: Path) -> int:
             write_result(spec, {"failure": failure.failure, "detail": failure.detail, "tasks": {
                 "pre": {"started": started, "ended": _now(), "exit_code": 1}}})
             return 1
+        (root / SPEC_COPY).write_text(json.dumps(spec))
         (root / PRE_NOTE).write_text(json.dumps({"started": started, "ended": _now()}))
         return 0
     try:
