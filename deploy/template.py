@@ -21,6 +21,7 @@ What it adds to Chalice's functions and API:
 A test checks the committed file is current: regenerate it with `python -m deploy.template`."""
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.execution_logs import LOG_GROUP_LOGICAL_ID, cloudformation_log_group
+from chalicelib.handlers import ecs_events
 from chalicelib.handlers.common import EXPOSED_HEADERS
 from chalicelib.models.tables import ALL_MODELS
 from chalicelib.workflows import definition as bulk_definition
@@ -356,10 +358,10 @@ def build() -> dict:
     resources["Dispatch"]["Properties"]["Events"] = {"DispatchSqsEventSource": {"Properties": {
         "Queue": _arn("DispatchQueue"), "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
     # The task state-change rule: only this stack's cluster (Chalice's pattern names no cluster).
+    pattern = copy.deepcopy(ecs_events.EVENT_PATTERN)
+    pattern["detail"]["clusterArn"] = [CLUSTER_ARN]
     resources["EcsTaskStateChange"]["Properties"]["Events"] = {"EcsTaskStateChangeEvent": {
-        "Type": "CloudWatchEvent", "Properties": {"Pattern": {
-            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
-            "detail": {"clusterArn": [CLUSTER_ARN]}}}}}
+        "Type": "CloudWatchEvent", "Properties": {"Pattern": pattern}}}
     # The API's name is the stack's (alarms find it by name), whatever the stage.
     resources["RestAPI"] = {"Properties": {"Name": {"Ref": "AWS::StackName"}, "DefinitionBody": {
         "x-amazon-apigateway-gateway-responses": _gateway_responses()}}}

@@ -1,8 +1,9 @@
 """The `pre` and `post` programs of an ECS execution, run inside the runner image:
 `python -m chalicelib.runners.ecs_task pre|post`.
 
-Both read the execution's spec document (`$JOBS_EXECUTION_DOCUMENTS` + `spec.json`, written by the runner
-at launch) and work in the task's shared volume (`/scale`, or `$JOBS_TASK_ROOT` for the local task agent):
+Both read the execution's spec document (`$JOBS_EXECUTION_SPEC` when the runner could put it in the task's
+overrides, else `$JOBS_EXECUTION_DOCUMENTS` + `spec.json` in S3, written at launch) and work in the task's
+shared volume (`/scale`, or `$JOBS_TASK_ROOT` for the local task agent):
 
 - `pre` makes `inputs/`, `outputs/`, `tmp/`, `home/`, stages every input file from its workspace to
   `inputs/<input>/<file>` (the names the runner put in `main`'s environment), notes its times in
@@ -38,7 +39,6 @@ from chalicelib.runners.files import (
 from chalicelib.seed import Manifest
 
 PRE_NOTE = ".pre.json"
-SPEC_COPY = ".spec.json"  # `pre` keeps the spec document in the volume: `post` reads it there
 MAIN_EXIT = ".main-exit"
 
 
@@ -137,10 +137,9 @@ def _main_exit(root: Path) -> tuple[int | None, str | None]:
         return None, None
 
 
-def run(step: str, documents: str, root: Path) -> int:
+def run(step: str, documents: str, root: Path, inline: str = "") -> int:
     try:
-        copy = root / SPEC_COPY
-        spec = json.loads(copy.read_text()) if step == "post" and copy.is_file() else read_spec(documents)
+        spec = json.loads(inline) if inline else read_spec(documents)
     except Exception as error:  # noqa: BLE001 - nothing to report to: the handler sees exit code 2
         print(f"[scale] {step}: the spec document could not be read: {error}", file=sys.stderr, flush=True)
         return 2
@@ -153,7 +152,6 @@ def run(step: str, documents: str, root: Path) -> int:
             write_result(spec, {"failure": failure.failure, "detail": failure.detail, "tasks": {
                 "pre": {"started": started, "ended": _now(), "exit_code": 1}}})
             return 1
-        (root / SPEC_COPY).write_text(json.dumps(spec))
         (root / PRE_NOTE).write_text(json.dumps({"started": started, "ended": _now()}))
         return 0
     try:
@@ -183,7 +181,7 @@ def main(argv: list[str]) -> int:
         return 64
     documents = os.environ.get("JOBS_EXECUTION_DOCUMENTS", "")
     root = Path(os.environ.get("JOBS_TASK_ROOT") or "/scale")
-    return run(argv[0], documents, root)
+    return run(argv[0], documents, root, os.environ.get("JOBS_EXECUTION_SPEC", ""))
 
 
 if __name__ == "__main__":
