@@ -72,9 +72,10 @@ def _data_tables() -> tuple[str, ...]:
 def functions() -> tuple[Function, ...]:
     data = _data_tables()
     return (
-        # The API lists a running execution's task to find its log streams.
+        # The API lists a running execution's task to find its log streams, and a cancel of a few jobs by id
+        # (applied in the request) stops their tasks.
         Function("APIHandler", "api", data, sends_dispatch=True, execution_logs=tuple(EXECUTION_LOGS_READ),
-                 bucket=True, starts_bulk=True, ecs=("list",)),
+                 bucket=True, starts_bulk=True, ecs=("stop",)),
         # Execution logs are written by the runners (the cloud runner's containers), not by these functions.
         Function("Dispatch", "dispatch", data, sends_dispatch=True, consumes_dispatch=True, ecs=("stop", "launch")),
         # The sweep stops tasks past their timeout.
@@ -144,8 +145,8 @@ def _ecs_statements(function: Function) -> list[dict]:
     """Each ECS action on the narrowest resource it supports (task definitions of this stack's families, tasks
     of its cluster, its roles); only `DescribeTaskDefinition` and `RegisterTaskDefinition` support none."""
     statements = []
-    if "list" in function.ecs or "stop" in function.ecs:
-        statements.append({**_statement(["ecs:ListTasks"], [CLUSTER_ARN])})
+    if "stop" in function.ecs:
+        statements.append(_statement(["ecs:ListTasks"], [CLUSTER_ARN]))
     if "stop" in function.ecs:
         statements.append(_statement(["ecs:DescribeTasks", "ecs:StopTask"], [TASKS_ARN]))
     if "launch" in function.ecs:
