@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.list_jobs
 	$(BIN)/python -m bench.history
 	$(BIN)/python -m bench.run_jobs
+	$(BIN)/python -m bench.ecs_jobs
 	$(BIN)/python -m bench.bulk
 	$(BIN)/python -m bench.journal_cost
 	$(BIN)/python -m bench.local_engine

@@ -21,6 +21,7 @@ What it adds to Chalice's functions and API:
 A test checks the committed file is current: regenerate it with `python -m deploy.template`."""
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.execution_logs import LOG_GROUP_LOGICAL_ID, cloudformation_log_group
+from chalicelib.handlers import ecs_events
 from chalicelib.handlers.common import EXPOSED_HEADERS
 from chalicelib.models.tables import ALL_MODELS
 from chalicelib.workflows import definition as bulk_definition
@@ -70,9 +72,10 @@ def _data_tables() -> tuple[str, ...]:
 def functions() -> tuple[Function, ...]:
     data = _data_tables()
     return (
-        # The API lists a running execution's task to find its log streams.
+        # The API lists a running execution's task to find its log streams, and a cancel of a few jobs by id
+        # (applied in the request) stops their tasks.
         Function("APIHandler", "api", data, sends_dispatch=True, execution_logs=tuple(EXECUTION_LOGS_READ),
-                 bucket=True, starts_bulk=True, ecs=("list",)),
+                 bucket=True, starts_bulk=True, ecs=("stop",)),
         # Execution logs are written by the runners (the cloud runner's containers), not by these functions.
         Function("Dispatch", "dispatch", data, sends_dispatch=True, consumes_dispatch=True, ecs=("stop", "launch")),
         # The sweep stops tasks past their timeout.
@@ -142,8 +145,8 @@ def _ecs_statements(function: Function) -> list[dict]:
     """Each ECS action on the narrowest resource it supports (task definitions of this stack's families, tasks
     of its cluster, its roles); only `DescribeTaskDefinition` and `RegisterTaskDefinition` support none."""
     statements = []
-    if "list" in function.ecs or "stop" in function.ecs:
-        statements.append({**_statement(["ecs:ListTasks"], [CLUSTER_ARN])})
+    if "stop" in function.ecs:
+        statements.append(_statement(["ecs:ListTasks"], [CLUSTER_ARN]))
     if "stop" in function.ecs:
         statements.append(_statement(["ecs:DescribeTasks", "ecs:StopTask"], [TASKS_ARN]))
     if "launch" in function.ecs:
@@ -356,10 +359,10 @@ def build() -> dict:
     resources["Dispatch"]["Properties"]["Events"] = {"DispatchSqsEventSource": {"Properties": {
         "Queue": _arn("DispatchQueue"), "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
     # The task state-change rule: only this stack's cluster (Chalice's pattern names no cluster).
+    pattern = copy.deepcopy(ecs_events.EVENT_PATTERN)
+    pattern["detail"]["clusterArn"] = [CLUSTER_ARN]
     resources["EcsTaskStateChange"]["Properties"]["Events"] = {"EcsTaskStateChangeEvent": {
-        "Type": "CloudWatchEvent", "Properties": {"Pattern": {
-            "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
-            "detail": {"clusterArn": [CLUSTER_ARN]}}}}}
+        "Type": "CloudWatchEvent", "Properties": {"Pattern": pattern}}}
     # The API's name is the stack's (alarms find it by name), whatever the stage.
     resources["RestAPI"] = {"Properties": {"Name": {"Ref": "AWS::StackName"}, "DefinitionBody": {
         "x-amazon-apigateway-gateway-responses": _gateway_responses()}}}

@@ -7,6 +7,14 @@ import os
 from pathlib import Path
 
 VARIABLE = "JOBS_COUNT_CALLS_FILE"
+# A client carrying this attribute is not counted: the local task agent's, which plays ECS itself (its calls
+# stand for nothing the service pays for in AWS).
+UNCOUNTED = "_jobs_uncounted"
+
+
+def uncounted(client):
+    setattr(client, UNCOUNTED, True)
+    return client
 
 
 def count_aws_calls() -> dict[str, int]:
@@ -19,6 +27,8 @@ def count_aws_calls() -> dict[str, int]:
     original = botocore.client.BaseClient._make_api_call
 
     def counting(self, operation_name, api_params):
+        if getattr(self, UNCOUNTED, False):
+            return original(self, operation_name, api_params)
         key = f"{self.meta.service_model.service_name}:{operation_name}"
         with lock:
             counts[key] = counts.get(key, 0) + 1

@@ -76,6 +76,9 @@ class LocalStack:
         })
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
+        # With JOBS_RUNNER=ecs: the cluster's settings, for every process (moto's, whose bulk chunks stop
+        # canceled jobs' tasks, included); the subnet and security group are placeholders until `prepare`
+        # has made them (only launching a task needs them: the worker process, started after).
         emulated_ecs_environment()
 
     def start_moto(self) -> None:
@@ -366,9 +369,7 @@ class _MotoProcess:
         import requests
         env = {**os.environ, "MOTO_PORT": str(port)}
         env.pop("JOBS_ENGINE_DIR", None)
-        # It starts before the ECS cluster it would need exists; the bulk chunks it runs leave stopping a
-        # canceled job's task to the worker's cancel watch.
-        env.pop("JOBS_RUNNER", None)
+
         if data_dir is not None:
             env["JOBS_ENGINE_DIR"] = str(data_dir)
         self.process = subprocess.Popen([sys.executable, "-m", "local.moto_server", "-H", "127.0.0.1", "-p", str(port)],

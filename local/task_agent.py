@@ -42,6 +42,7 @@ PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "JOBS_WORKER_MARK")
 # pre/post talk to moto like the real ones talk to AWS: the endpoint and the emulated account's keys.
 RUNNER_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 ROOT = "/scale"
+COUNT_CALLS = "JOBS_COUNT_CALLS_FILE"  # local.call_counter.VARIABLE
 ORDER = ("pre", "main", "post")
 
 
@@ -111,20 +112,32 @@ class TaskAgent:
     """`deliver(event)` hands an EventBridge event to the handler (`handle_task_state_change`)."""
 
     def __init__(self, work_root: Path, cluster: str, log_group: str, deliver: Callable[[dict[str, Any]], Any],
-                 stop: threading.Event, client: Callable[[str], Any], poll_seconds: float = 0.25,
+                 stop: threading.Event, client: Callable[[str], Any] | None = None, poll_seconds: float = 0.25,
                  kill_grace: float = 2.0) -> None:
         self.work_root = Path(work_root)
         self.cluster = cluster
         self.log_group = log_group
         self.deliver = deliver
         self.stop_event = stop
-        self.client = client
+        self.client = client or self._own_client
+        self._clients: dict[str, Any] = {}
+        self.delivered = 0  # events, for the benchmark's count of what a job costs
         self.poll_seconds = poll_seconds
         self.kill_grace = kill_grace
         self.tasks: dict[str, _Task] = {}
         self.definitions: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.ready = threading.Event()
+
+    def _own_client(self, service: str) -> Any:
+        """The agent's clients (it plays ECS and the awslogs driver): not counted as the service's calls."""
+        if service not in self._clients:
+            import boto3
+
+            from local.call_counter import uncounted
+            self._clients[service] = uncounted(boto3.session.Session().client(
+                service, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1")))
+        return self._clients[service]
 
     # --- watching moto ---------------------------------------------------------------------------
 
@@ -233,6 +246,8 @@ class TaskAgent:
                for name, value in env.items()}
         if container["name"] != "main":
             env.update({name: os.environ[name] for name in RUNNER_ENV if name in os.environ})
+            if os.environ.get(COUNT_CALLS):  # the benchmark counts the containers' AWS calls too
+                env[COUNT_CALLS] = f"{os.environ[COUNT_CALLS]}.{task.id}.{container['name']}"
             env["JOBS_TASK_ROOT"] = str(volume)
             env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
         return env
@@ -243,6 +258,8 @@ class TaskAgent:
         command = list(container["command"])
         if command and command[0] == "python":
             command[0] = sys.executable
+        if os.environ.get(COUNT_CALLS) and command[1:3] == ["-m", "chalicelib.runners.ecs_task"]:
+            command[2] = "local.counted_task"
         return shlex.join(command)
 
     def _run(self, task: _Task) -> None:
@@ -330,6 +347,7 @@ class TaskAgent:
                  "source": "aws.ecs", "account": "123456789012", "time": _iso(),
                  "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "resources": [task.arn],
                  "detail": detail}
+        self.delivered += 1
         try:
             self.deliver(event)
         except Exception:  # noqa: BLE001 - EventBridge would retry; the sweep catches what is lost

@@ -137,11 +137,12 @@ class LocalWorkers:
 
     def _start_ecs(self) -> None:
         """JOBS_RUNNER=ecs: the ECS runner (built by the composition root) launches tasks in moto's ECS, and
-        the local task agent plays Fargate; no node, no heartbeat. The poller, the sweep and the cancel
-        watch are as for the local runner."""
+        the local task agent plays Fargate; no node, no heartbeat, no cancel watch (as deployed, whatever
+        cancels a job stops its task: the API, or the bulk chunk in the moto process). The poller and the
+        sweep are as for the local runner."""
         from chalicelib.execution_logs import log_group_name
         from chalicelib.handlers.ecs_events import handle_task_state_change
-        from chalicelib.wiring import client, services
+        from chalicelib.wiring import services
         from local.task_agent import TaskAgent
         current = services()
         assert current.runtime is not None and current.settings.ecs is not None
@@ -151,10 +152,9 @@ class LocalWorkers:
         self.runner = current.runtime.runner
         self.agent = TaskAgent(self.work_root, current.settings.ecs.cluster,
                                current.settings.log_group or log_group_name(), handle_task_state_change,
-                               self.stop_event, client)
+                               self.stop_event)
         self.agent.start()
-        for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps"),
-                             (self._cancel_watch_loop, "cancel-watch")):
+        for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps")):
             threading.Thread(target=target, name=name, daemon=True).start()
 
     def _end_orphans(self) -> None:
@@ -257,6 +257,8 @@ def main() -> int:
     stop.wait()
     workers.stop()
     if counts is not None:  # for bench/run_jobs.py: what the worker side cost, by operation
+        if workers.agent is not None:  # each event is one invocation of the state-change function
+            counts["events:ECS Task State Change"] = workers.agent.delivered
         write_counts(counts)
     return 0
 

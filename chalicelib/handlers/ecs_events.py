@@ -13,7 +13,10 @@ from chalice.app import CloudWatchEvent
 
 blueprint = Blueprint(__name__)
 
-EVENT_PATTERN: dict[str, Any] = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]}
+# Only RUNNING and STOPPED tasks' events: the others (PROVISIONING, PENDING, ACTIVATING, DEACTIVATING,
+# STOPPING, DEPROVISIONING) change nothing here, and filtered out by the rule they cost no invocation.
+EVENT_PATTERN: dict[str, Any] = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+                                 "detail": {"lastStatus": ["RUNNING", "STOPPED"]}}
 
 
 def handle_task_state_change(event: dict[str, Any]) -> dict[str, Any]:

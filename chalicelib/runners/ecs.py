@@ -15,8 +15,9 @@ containers on one ephemeral volume mounted at `/scale`, as the original system's
   writes the result document; essential, so its end stops the task.
 
 What differs between executions travels in RunTask's overrides: the Seed environment of `main`, and for
-`pre`/`post` the S3 address of the execution's spec document (written by `launch`, under
-`<prefix>executions/<cluster id>/` in the stack's bucket, next to the result document). Settings marked
+`pre`/`post` the execution's spec document (inputs, output workspaces, where to write the result) - itself
+when it is small (`INLINE_SPEC_BYTES`), else its address in the stack's bucket, where `launch` writes it
+under `<prefix>executions/<cluster id>/`, next to the result document `post` writes. Settings marked
 secret never appear in a task definition or an override: each value is a SecureString parameter
 `/<prefix>secrets/<job type>/<version>/<SETTING>/<digest of the value>` referenced by `secrets`
 (`valueFrom`), which the task execution role reads when the task starts.
@@ -28,7 +29,9 @@ cannot run on Fargate: `fit_problem` names the resource, and registering such a 
 Hearing back: ECS emits "ECS Task State Change" events to EventBridge; `chalicelib.services.ecs_events`
 turns them into phases and the end. Capacity: at most `max_tasks` tasks at once in the cluster
 (ListTasks), each job type's `max_scheduled` being checked by dispatch as for any runner. The executions
-run on a pseudo node (`FARGATE_NODE_ID`) that no heartbeat can declare lost.
+run on a pseudo node (`FARGATE_NODE_ID`) that no heartbeat can declare lost. The cap is checked once per
+dispatch fill (one ListTasks), not again by `launch`: two fills at once (two dispatch Lambdas) may start
+a few tasks past it, never a launch failure that would use up one of the job's tries.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from chalicelib.config import EcsSettings
-from chalicelib.runners.base import ExecutionSpec, NoFreeSlot, RunnerError
+from chalicelib.runners.base import ExecutionSpec, RunnerError
 from chalicelib.runners.files import staged_names
 from chalicelib.runners.seed_env import env_name, known_names, rewrite_command, seed_environment
 from chalicelib.seed import Manifest, job_resources
@@ -58,6 +61,9 @@ CONTAINERS = ("pre", "main", "post")
 LOG_STREAM_PREFIX = "scale"        # awslogs streams: scale/<container>/<task id>
 MAX_STARTED_BY = 128
 RUNNER_MEMORY_MIB = 64             # the soft memory reservation of `pre` and of `post`
+# A spec document up to this size travels in `pre`'s and `post`'s overrides (no S3 round trips); a larger
+# one (many input files) is written to S3. RunTask's overrides hold 8 KiB with `main`'s environment.
+INLINE_SPEC_BYTES = 2500
 
 
 def _range(start: int, stop: int, step: int) -> tuple[int, ...]:
@@ -215,17 +221,17 @@ class EcsRunner:
             raise RunnerError(unfit.detail) from None
         if manifest.mounts:
             raise RunnerError("Fargate tasks cannot mount host or shared paths")
-        if self.free_slots() <= 0:
-            raise NoFreeSlot(f"{self.settings.max_tasks} tasks are running in {self.settings.cluster}")
         arn = self.task_definition_arn(spec, manifest, size)
         documents = documents_prefix(self.prefix, spec.cluster_id)
-        self._client("s3").put_object(Bucket=self.bucket, Key=documents + "spec.json",
-                                      Body=json.dumps(spec_document(spec, self.bucket, documents)).encode(),
-                                      ContentType="application/json")
+        inline = json.dumps(spec_document(spec, self.bucket, documents), separators=(",", ":"))
+        if len(inline.encode()) > INLINE_SPEC_BYTES:  # RunTask's overrides hold 8 KiB in all
+            self._client("s3").put_object(Bucket=self.bucket, Key=documents + "spec.json", Body=inline.encode(),
+                                          ContentType="application/json")
+            inline = ""
         response = self._client("ecs").run_task(
             cluster=self.settings.cluster, taskDefinition=arn, launchType="FARGATE", count=1,
             startedBy=spec.cluster_id, networkConfiguration=self._network(),
-            overrides={"containerOverrides": self._overrides(spec, manifest, documents)},
+            overrides={"containerOverrides": self._overrides(spec, manifest, documents, inline)},
             tags=[{"key": "scale:cluster_id", "value": spec.cluster_id},
                   {"key": "scale:job_id", "value": str(spec.job_id)}])
         failures = response.get("failures") or []
@@ -327,7 +333,8 @@ class EcsRunner:
             config["securityGroups"] = list(self.settings.security_groups)
         return {"awsvpcConfiguration": config}
 
-    def _overrides(self, spec: ExecutionSpec, manifest: Manifest, documents: str) -> list[dict[str, Any]]:
+    def _overrides(self, spec: ExecutionSpec, manifest: Manifest, documents: str,
+                   inline: str) -> list[dict[str, Any]]:
         secret = manifest.secret_setting_names
         env = seed_environment(file_inputs=staged_paths(spec, manifest), json_inputs=spec.json_inputs,
                                settings={k: v for k, v in spec.settings.items() if k not in secret},
@@ -335,6 +342,8 @@ class EcsRunner:
         env.update({"HOME": f"{ROOT}/home", "TMPDIR": f"{ROOT}/tmp"})
         task_env = [{"name": "JOBS_EXECUTION_DOCUMENTS", "value": f"s3://{self.bucket}/{documents}"},
                     {"name": "AWS_DEFAULT_REGION", "value": self.region}]
+        if inline:
+            task_env.append({"name": "JOBS_EXECUTION_SPEC", "value": inline})
         return [{"name": "pre", "environment": task_env},
                 {"name": "main", "environment": [{"name": k, "value": v} for k, v in sorted(env.items())]},
                 {"name": "post", "environment": task_env}]

@@ -1,8 +1,9 @@
 """The `pre` and `post` programs of an ECS execution, run inside the runner image:
 `python -m chalicelib.runners.ecs_task pre|post`.
 
-Both read the execution's spec document (`$JOBS_EXECUTION_DOCUMENTS` + `spec.json`, written by the runner
-at launch) and work in the task's shared volume (`/scale`, or `$JOBS_TASK_ROOT` for the local task agent):
+Both read the execution's spec document (`$JOBS_EXECUTION_SPEC` when the runner could put it in the task's
+overrides, else `$JOBS_EXECUTION_DOCUMENTS` + `spec.json` in S3, written at launch) and work in the task's
+shared volume (`/scale`, or `$JOBS_TASK_ROOT` for the local task agent):
 
 - `pre` makes `inputs/`, `outputs/`, `tmp/`, `home/`, stages every input file from its workspace to
   `inputs/<input>/<file>` (the names the runner put in `main`'s environment), notes its times in
@@ -136,9 +137,9 @@ def _main_exit(root: Path) -> tuple[int | None, str | None]:
         return None, None
 
 
-def run(step: str, documents: str, root: Path) -> int:
+def run(step: str, documents: str, root: Path, inline: str = "") -> int:
     try:
-        spec = read_spec(documents)
+        spec = json.loads(inline) if inline else read_spec(documents)
     except Exception as error:  # noqa: BLE001 - nothing to report to: the handler sees exit code 2
         print(f"[scale] {step}: the spec document could not be read: {error}", file=sys.stderr, flush=True)
         return 2
@@ -180,7 +181,7 @@ def main(argv: list[str]) -> int:
         return 64
     documents = os.environ.get("JOBS_EXECUTION_DOCUMENTS", "")
     root = Path(os.environ.get("JOBS_TASK_ROOT") or "/scale")
-    return run(argv[0], documents, root)
+    return run(argv[0], documents, root, os.environ.get("JOBS_EXECUTION_SPEC", ""))
 
 
 if __name__ == "__main__":

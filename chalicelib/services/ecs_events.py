@@ -76,9 +76,8 @@ def on_task_state_change(event: dict[str, Any]) -> str | None:
             return _executing(job_id, exe_num, _time(detail.get("updatedAt")) or clock.now())
         return None
     try:
-        job = job_store.get_job(job_id, consistent=True)
-        if job is None or job.num_exes != exe_num or job.status != "RUNNING":
-            return None  # ended already (a duplicate or late event, or the cancel/timeout ended it)
+        # on_finished ignores an execution that ended already (a duplicate or late event, or the cancel or
+        # timeout that stopped the task ended it first)
         return execution_events.on_finished(job_id, exe_num, task_result(detail, containers, match.group(0)))
     finally:
         _dispatch_next()  # whatever ended it, the task no longer holds a place in the cluster

@@ -121,6 +121,8 @@ def on_finished(job_id: int, exe_num: int, result: ExecutionResult, now: datetim
     job = job_store.get_job(job_id, consistent=True)
     if job is None or job.num_exes != exe_num:
         return None
+    if job.status != "RUNNING" and result.failure != "canceled":
+        return None  # ended already: a repeated end report (an ECS event delivered twice) registers nothing
     if result.failure == "canceled":
         return _end_canceled(job_id, exe_num, result, now)
     error = None

@@ -5,6 +5,7 @@ change nothing."""
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -170,3 +171,31 @@ def test_events_of_other_tasks_are_ignored(ecs):
     elsewhere = dict(state(task, "STOPPED", **DONE), clusterArn="arn:aws:ecs:us-east-1:1:cluster/other")
     assert send(ecs, elsewhere) == {"changed": None}
     assert job_store.get_job(job_id, consistent=True).status == "RUNNING"
+
+
+def test_the_log_endpoints_read_the_task_s_container_streams_while_it_runs_and_after(ecs):
+    job_id, task = running_task(ecs)
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="test-job-executions")
+    task_id = task["taskArn"].rsplit("/", 1)[-1]
+    now_ms = int(time.time() * 1000)
+    for container, lines in (("pre", ["staged 1 input"]), ("main", ["out line", "err line"]),
+                             ("post", ["stored 1 output"])):
+        logs.create_log_stream(logGroupName="test-job-executions", logStreamName=f"scale/{container}/{task_id}")
+        logs.put_log_events(logGroupName="test-job-executions", logStreamName=f"scale/{container}/{task_id}",
+                            logEvents=[{"timestamp": now_ms + i + (10 if container == "post" else 0)
+                                        + (5 if container == "main" else 0), "message": line}
+                                       for i, line in enumerate(lines)])
+    execution_id = executions.get_execution(job_id, 1).id
+
+    def read(log_id: str) -> list[str]:
+        response = ecs.get(f"/v6/job-executions/{execution_id}/logs/{log_id}/?format=txt")
+        return response.body.decode().splitlines() if response.status_code == 200 else []
+
+    assert read("stdout") == ["out line", "err line"]  # found through ListTasks while the task runs
+    write_result(task, {"failure": None, "output_files": [], "output_json": {}, "tasks": {}})
+    send(ecs, state(task, "STOPPED", **DONE))
+    boto3.client("ecs").stop_task(cluster="test-jobs", task=task["taskArn"], reason="done")
+    assert read("stdout") == ["out line", "err line"]  # from the execution's task results once ended
+    assert read("stderr") == ["staged 1 input", "stored 1 output"]
+    assert read("combined") == ["staged 1 input", "out line", "err line", "stored 1 output"]

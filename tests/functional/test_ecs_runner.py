@@ -12,8 +12,10 @@ import pytest
 from chalicelib import clock, wiring
 from chalicelib.config import ConfigurationError, load_settings
 from chalicelib.models import executions
+from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
 from chalicelib.runners.ecs import FARGATE_NODE_ID, Unfit, fargate_size
+from chalicelib.services.queue_job import queue_job
 from chalicelib.services.sweeps import sweep
 from local import sample_data as sd
 from local.emulated_aws import ecs_environment
@@ -118,9 +120,36 @@ def test_a_dispatched_job_runs_as_a_fargate_task_of_three_containers(ecs):
                 for e in o["environment"]}
     assert main_env["INPUT_FILE"] == "/scale/inputs/INPUT_FILE/in.txt" and main_env["MODE"] == "fast"
     assert main_env["OUTPUT_DIR"] == "/scale/outputs" and main_env["ALLOCATED_CPUS"] == "1"
-    spec = json.loads(boto3.client("s3").get_object(
-        Bucket="test-files", Key=f"test-executions/{execution.cluster_id}/spec.json")["Body"].read())
+    pre_env = {e["name"]: e["value"] for o in task["overrides"]["containerOverrides"] if o["name"] == "pre"
+               for e in o["environment"]}
+    spec = json.loads(pre_env["JOBS_EXECUTION_SPEC"])  # small: in the overrides, no S3 round trip
     assert spec["file_inputs"]["INPUT_FILE"][0]["file_path"] == "in/in.txt"
+    assert spec["result"] == f"s3://test-files/test-executions/{execution.cluster_id}/result.json"
+    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket="test-files", Prefix="test-executions/")
+
+
+def test_a_spec_too_large_for_the_overrides_goes_to_s3(ecs):
+    from chalicelib.runners.ecs import INLINE_SPEC_BYTES
+    workspace = file_store.get_workspace("default")
+    many = file_store.save_files([dict(workspace_id=workspace.id, workspace_name="default", file_name=f"in{i}.txt",
+                                       file_path=f"in/{'x' * 60}/in{i}.txt", file_size=10) for i in range(40)],
+                                 clock.now())
+    from chalicelib.services.job_types import register_job_type
+    manifest = sd.manifest("many")
+    manifest["job"]["interface"]["inputs"]["files"][0]["multiple"] = True
+    job_type = register_job_type({"docker_image": "many:1", "manifest": manifest, "configuration": {
+        "output_workspaces": {"default": "default"}}}, sd.ADMIN, "default").job_type
+    body = {"job_type_id": job_type.id, "input": {"files": {"INPUT_FILE": [f.id for f in many]}},
+            "configuration": {"settings": {"API_KEY": "k", "MODE": "m"}}}
+    job_id = queue_job(body, sd.ADMIN, "default")
+    deliver(ecs, job_id)
+    (task,) = tasks()
+    overrides = json.dumps(task["overrides"])
+    assert "JOBS_EXECUTION_SPEC" not in overrides and len(overrides) < 8192
+    cluster_id = executions.get_execution(job_id, 1).cluster_id
+    spec = json.loads(boto3.client("s3").get_object(
+        Bucket="test-files", Key=f"test-executions/{cluster_id}/spec.json")["Body"].read())
+    assert len(spec["file_inputs"]["INPUT_FILE"]) == 40 and len(json.dumps(spec)) > INLINE_SPEC_BYTES
 
 
 def test_secret_settings_reach_the_task_only_through_ssm(ecs):
@@ -133,9 +162,7 @@ def test_secret_settings_reach_the_task_only_through_ssm(ecs):
     assert secret["name"] == "API_KEY"
     parameter = boto3.client("ssm").get_parameter(Name=secret["valueFrom"], WithDecryption=True)["Parameter"]
     assert parameter["Type"] == "SecureString" and parameter["Value"] == "s3cr3t-value"
-    cluster_id = executions.get_execution(job_id, 1).cluster_id
-    spec = boto3.client("s3").get_object(Bucket="test-files", Key=f"test-executions/{cluster_id}/spec.json")
-    for text in (json.dumps(definition, default=str), json.dumps(task, default=str), spec["Body"].read().decode()):
+    for text in (json.dumps(definition, default=str), json.dumps(task, default=str)):  # the spec is in the task
         assert "s3cr3t-value" not in text
 
 

@@ -61,6 +61,7 @@ def test_the_rule_sends_the_cluster_s_task_state_changes_to_the_handler(cfn):
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["ECS Task State Change"]
     assert pattern["detail"]["clusterArn"] == [{"Fn::GetAtt": ["JobsCluster", "Arn"]}]
+    assert pattern["detail"]["lastStatus"] == ["RUNNING", "STOPPED"]  # the others change nothing
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["EcsTaskStateChange", "Arn"]}
     permissions = [p["Properties"] for p in _of_type(cfn, "AWS::Lambda::Permission").values()
                    if p["Properties"]["Principal"] == "events.amazonaws.com"]
@@ -77,5 +78,6 @@ def test_the_functions_that_launch_or_stop_tasks_run_the_ecs_runner(cfn):
         assert "JOBS_RUNNER" not in lambdas[name]["Properties"]["Environment"]["Variables"]
     dispatch = json.dumps(_statements(_of_type(cfn, "AWS::IAM::Role")["DispatchRole"]))
     assert "ecs:RunTask" in dispatch and "ssm:PutParameter" in dispatch
-    maintenance = json.dumps(_statements(_of_type(cfn, "AWS::IAM::Role")["MaintenanceRole"]))
-    assert "ecs:StopTask" in maintenance and "ecs:RunTask" not in maintenance
+    for name in ("MaintenanceRole", "BulkChunkRole", "APIHandlerRole"):  # timeouts, bulk and small cancels
+        stops = json.dumps(_statements(_of_type(cfn, "AWS::IAM::Role")[name]))
+        assert "ecs:StopTask" in stops and "ecs:RunTask" not in stops and "iam:PassRole" not in stops, name
