@@ -193,10 +193,10 @@ MAX_QUERY_STRING = 1024        # characters of one free-text query value (cursor
 MAX_CURSOR = 2048
 BOOLEAN_WORDS = ("true", "True", "TRUE", "t", "T", "1", "false", "False", "FALSE", "f", "F", "0")
 # ISO-8601 / RFC 3339 date-time with an offset, years 2 to 9998 (so that any offset stays within years 1-9999
-# in UTC), seconds 0-59; or a duration back from now in days, hours, minutes and seconds (at most ~270 years).
+# in UTC), with seconds (0-59); or a duration back from now in days, hours, minutes and seconds (at most ~270 years).
 _YEAR = r"(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])"
 DATE_TIME_PATTERN = (_YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
-                     r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])")
+                     r":[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])")
 _H, _M, _S = r"[0-9]{1,7}H", r"[0-9]{1,8}M", r"[0-9]{1,9}(\.[0-9]{1,6})?S"
 _CLOCK = f"T({_H}({_M})?({_S})?|{_M}({_S})?|{_S})"
 DURATION_PATTERN = f"P([0-9]{{1,5}}D({_CLOCK})?|{_CLOCK})"

@@ -7,7 +7,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain import NodeRecord
-from chalicelib.models.ids import next_id
+from chalicelib.models.ids import create_with_new_id
 from chalicelib.models.tables import Node, to_record, update_item
 
 
@@ -17,10 +17,18 @@ def register(hostname: str, resources: dict[str, Any], slots: int, now: datetime
         node.update(actions=[Node.is_active.set(True), Node.resources.set(resources), Node.slots.set(slots),
                              Node.last_heartbeat.set(now), Node.last_modified.set(now)])
         return to_record(node, NodeRecord)
-    node = Node(next_id("node"), hostname=hostname, resources=resources, slots=slots, is_active=True,
-                last_heartbeat=now, created=now, last_modified=now)
-    node.save()
-    return to_record(node, NodeRecord)
+
+    def save(node_id: int) -> Node:
+        node = Node(node_id, hostname=hostname, resources=resources, slots=slots, is_active=True,
+                    last_heartbeat=now, created=now, last_modified=now)
+        node.save(condition=Node.id.does_not_exist())  # never over another node (a counter behind the table)
+        return node
+    return to_record(create_with_new_id("node", save, _highest_id), NodeRecord)
+
+
+def _highest_id() -> int | None:
+    """Nodes are few (one per worker host): a scan of their ids."""
+    return max((int(node.id) for node in Node.scan(attributes_to_get=["id"])), default=None)
 
 
 def heartbeat(node_id: int, now: datetime) -> None:

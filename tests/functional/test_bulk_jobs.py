@@ -505,3 +505,19 @@ def test_an_operation_counter_behind_its_table_never_hands_out_an_existing_id(ap
     assert response.json_body["id"] == max(ids) + 1
     assert all(api.get(f"/v6/jobs/bulk-operations/{i}/").json_body["filter"] == {"job_ids": [t]}
                for i, t in zip(ids, targets))
+
+
+def test_a_node_counter_behind_its_table_never_overwrites_a_node(api):
+    # Given two registered nodes, and the node id counter set back
+    from datetime import datetime, timezone
+
+    from chalicelib.models import nodes
+    from chalicelib.models.tables import Counter
+    now = datetime.now(timezone.utc)
+    first, second = nodes.register("host-a", {}, 1, now), nodes.register("host-b", {}, 1, now)
+    Counter("node", value=0).save()
+    # When a third host registers
+    third = nodes.register("host-c", {}, 1, now)
+    # Then it gets a new id and the others are still there
+    assert third.id == max(first.id, second.id) + 1
+    assert {n.hostname for n in nodes.all_nodes()} >= {"host-a", "host-b", "host-c"}
