@@ -410,3 +410,34 @@ def test_requeue__a_job_superseded_meanwhile_is_not_requeued(world):
     assert race["fired"]
     assert job_view(world, job_id) == ("FAILED", 1)
     assert operation["changed"] == 0
+
+
+# --- status and exe_num, with last_modified unchanged (#16) ------------------------------------------------
+# A change also pins the last_modified it read (what the job counters move from), and every service write
+# moving the status or exe_num moves last_modified too; so only a write from outside the service (out of
+# band, keeping last_modified) shows that the status and exe_num conjuncts still decide on their own.
+
+@pytest.mark.parametrize("attributes", [{"status": "COMPLETED"}, {"num_exes": 5}])
+def test_requeue__an_out_of_band_change_keeping_last_modified_still_stops_it(world, attributes):
+    # Given a failed job
+    job_id = failed_job(world)
+    # When a requeue has read it and an out-of-band write changes its status or exe_num (not last_modified)
+    with races.racing("bulk chunk", lambda: races.out_of_band(job_id, **attributes)) as race:
+        operation = world["bulk"].requeue(job_id)
+    # Then the requeue changed nothing
+    assert race["fired"]
+    assert operation["changed"] == 0
+    assert job_view(world, job_id) == (attributes.get("status", "FAILED"), attributes.get("num_exes", 1))
+
+
+@pytest.mark.parametrize("attributes", [{"status": "QUEUED"}, {"num_exes": 5}])
+def test_end__an_out_of_band_change_keeping_last_modified_still_stops_it(world, attributes):
+    # Given a running job (execution 1)
+    job_id = running_job(world)
+    # When its end report has read it and an out-of-band write changes its status or exe_num
+    with races.racing("end report", lambda: races.out_of_band(job_id, **attributes)) as race:
+        outcome = report_end(world, job_id, 1)
+    # Then the end changed nothing on the job
+    assert race["fired"]
+    assert outcome is None
+    assert job_view(world, job_id) == (attributes.get("status", "RUNNING"), attributes.get("num_exes", 1))
