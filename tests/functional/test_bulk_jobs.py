@@ -18,7 +18,7 @@ from tests.functional.assertions import assert_counts_exact
 from tests.functional.jobs_world import build_world
 
 
-def wait_for(api, location: str, timeout: float = 30.0) -> dict:
+def wait_for(api, location: str, timeout: float = 120.0) -> dict:
     path = location.split("testserver", 1)[-1] if "testserver" in location else location
     deadline = time.monotonic() + timeout
     while True:
