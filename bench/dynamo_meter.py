@@ -12,7 +12,7 @@ from pynamodb.connection.base import Connection
 class Meter:
     calls: Counter = field(default_factory=Counter)
     count_round_trips: int = 0
-    count_items_read: int = 0       # index entries read by Select=COUNT queries
+    count_items_read: int = 0       # counter items, and index entries read by Select=COUNT queries
     page_round_trips: int = 0
     page_items_read: int = 0        # rows read from the table or an index to build the page
     related_items_read: int = 0     # job types and other related objects
@@ -27,6 +27,10 @@ class Meter:
             else:
                 self.page_round_trips += 1
                 self.page_items_read += scanned
+        elif operation == "BatchGetItem" and all(table.endswith("-job-counts") for table in kwargs["RequestItems"]):
+            self.count_round_trips += 1  # the job counters a count reads (chalicelib.models.counters)
+            # every key asked for (a shard not written yet is billed as a read all the same)
+            self.count_items_read += sum(len(request["Keys"]) for request in kwargs["RequestItems"].values())
         elif operation == "BatchGetItem":
             self.page_round_trips += 1
             for table, items in response.get("Responses", {}).items():

@@ -16,6 +16,9 @@ found exactly once in job_state.py (it changed shape: update MUTATIONS, which is
 
 Not listed, on purpose: dropping the `Job.id == ...` conjunct of a job condition. It only means "the item
 exists", which every other conjunct (num_exes, status) already implies, so no test can tell the difference.
+Nor dropping `_unmoved(job)` (last_modified as read, which the job counters move from): every service write
+that moves last_modified also moves the status or exe_num, so only a write from outside the service could
+make it decide alone; the counters' exactness tests (tests/functional/test_job_counts.py) cover it.
 """
 from __future__ import annotations
 
@@ -54,14 +57,14 @@ def mutation(name: str, old: str, new: str, *more: tuple[str, str]) -> Mutation:
 CLAIM_JOB = '_current(job.id, execution.exe_num, "QUEUED")'
 CLAIM_EXECUTION = "JobExecution.job_id.does_not_exist()"
 PHASE_JOB = '_current(job_id, exe_num, "RUNNING")'
-END_JOB = '_current(job.id, exe_num, "QUEUED", "RUNNING")'
+END_JOB = "_current(job.id, exe_num, job.status)"
 END_EXECUTION = 'condition=JobExecution.status == "RUNNING")'
-CANCEL_PLAIN = "update_item(Job(job.id), actions, condition)\n            return"
+CANCEL_PLAIN = "transaction.update(Job(job.id), actions=actions, condition=condition)\n        else:"
 CANCEL_RUNNING_JOB = "actions=actions + [Job.ended.set(now)], condition=condition)"
 CANCEL_RUNNING_EXECUTION = 'condition=JobExecution.status == "RUNNING",'
-REQUEUE = "update_item(Job(job.id), actions, condition)\n    except UpdateError"
-REQUEUE_CONDITION = ("(Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)\n"
-                     "                 & (Job.is_superseded")
+REQUEUE = "transaction.update(Job(job.id), actions=actions, condition=condition)\n        _count("
+REQUEUE_CONDITION = ("(Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)"
+                     " & _unmoved(job)\n                 & (Job.is_superseded")
 REQUEUE_SUPERSEDED = "\n                 & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False))"
 
 CANCELED_END = '], JobExecution.status == "RUNNING")'
@@ -79,7 +82,7 @@ MUTATIONS = [
     mutation("record_phase: without status", PHASE_JOB, "(Job.id == job_id) & (Job.num_exes == exe_num)"),
     mutation("end_execution: job condition -> None", END_JOB, "None"),
     mutation("end_execution: job condition without num_exes", END_JOB,
-             '(Job.id == job.id) & Job.status.is_in("QUEUED", "RUNNING")'),
+             "(Job.id == job.id) & (Job.status == job.status)"),
     mutation("end_execution: job condition without status", END_JOB,
              "(Job.id == job.id) & (Job.num_exes == exe_num)"),
     mutation("end_execution: execution status == RUNNING -> None", END_EXECUTION, "condition=None)"),
@@ -88,11 +91,13 @@ MUTATIONS = [
     mutation("end_execution: job data exists -> None", "JobData.job_id.exists()", "None"),
     mutation("set_unmet_resources: job type exists -> None", "JobType.id.exists()", "None"),
     mutation("cancel (not running): condition -> None", CANCEL_PLAIN,
-             CANCEL_PLAIN.replace("condition)", "None)")),
+             CANCEL_PLAIN.replace("condition=condition)", "condition=None)")),
     mutation("cancel (not running): without num_exes", CANCEL_PLAIN,
-             CANCEL_PLAIN.replace("condition)", "(Job.id == job.id) & (Job.status == job.status))")),
+             CANCEL_PLAIN.replace("condition=condition)",
+                                  "condition=(Job.id == job.id) & (Job.status == job.status))")),
     mutation("cancel (not running): without status", CANCEL_PLAIN,
-             CANCEL_PLAIN.replace("condition)", "(Job.id == job.id) & (Job.num_exes == job.num_exes))")),
+             CANCEL_PLAIN.replace("condition=condition)",
+                                  "condition=(Job.id == job.id) & (Job.num_exes == job.num_exes))")),
     mutation("cancel (running): job condition -> None", CANCEL_RUNNING_JOB,
              CANCEL_RUNNING_JOB.replace("condition=condition", "condition=None")),
     mutation("cancel (running): job condition without num_exes", CANCEL_RUNNING_JOB,
@@ -105,7 +110,7 @@ MUTATIONS = [
     mutation("cancel (running): both conditions (job, execution) -> None", CANCEL_RUNNING_JOB,
              CANCEL_RUNNING_JOB.replace("condition=condition", "condition=None"),
              (CANCEL_RUNNING_EXECUTION, "condition=None,")),
-    mutation("requeue: condition -> None", REQUEUE, REQUEUE.replace("condition)", "None)")),
+    mutation("requeue: condition -> None", REQUEUE, REQUEUE.replace("condition=condition)", "condition=None)")),
     mutation("requeue: without num_exes", REQUEUE_CONDITION,
              REQUEUE_CONDITION.replace(" & (Job.num_exes == job.num_exes)", "")),
     mutation("requeue: without status", REQUEUE_CONDITION,

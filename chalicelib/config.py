@@ -43,6 +43,9 @@ class Settings:
     # Conditional updates a bulk chunk runs at once: one after another, a chunk of 100 spends ~0.5-0.8 s
     # waiting on DynamoDB; the local stack sets 1 (its emulator serves one request at a time anyway).
     bulk_writers: int = 8
+    # The maintenance sweep recomputes the job counters from the jobs (and fixes any drift, reported as
+    # the metric JobService/CounterDriftFixed) at most once in this many seconds: a Scan of every job.
+    count_repair_seconds: int = 86400
     # Where executions run (JOBS_RUNNER): "local" (the embedded stack's workers give this process a local
     # runner), or "ecs" (every execution an ECS Fargate task: chalicelib.runners.ecs); None: no runner is
     # built here (an API-only process).
@@ -132,6 +135,7 @@ def load_settings() -> Settings:
         redispatch_seconds=_number("JOBS_REDISPATCH_SECONDS", 60, minimum=1),
         cors_origins=tuple(o.strip() for o in (_env("JOBS_CORS_ORIGINS", "*") or "*").split(",") if o.strip()),
         bulk_writers=_number("JOBS_BULK_WRITERS", 8, int, minimum=1),
+        count_repair_seconds=_number("JOBS_COUNT_REPAIR_SECONDS", 86400, int, minimum=60),
         anonymous_reads=_flag("JOBS_ANONYMOUS_READS", False),
         runner=runner,
         files_bucket=_env("JOBS_FILES_BUCKET"),
@@ -171,3 +175,63 @@ def reset_settings() -> None:
     """Read the environment again on next use (tests and the local launcher change it); drops every cache."""
     from chalicelib.wiring import reset
     reset()
+
+
+# --- the local stack's own settings (`make run`) ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """What `python -m local.stack` and its worker process read from the environment, checked before anything
+    starts: a value it cannot run with stops start-up with a message naming the setting (exit status 2)."""
+    port: int = 8000                        # PORT: the API's port on 127.0.0.1
+    data_dir: str = ".local-data"           # JOBS_DATA_DIR
+    admin_token: str | None = None          # JOBS_ADMIN_TOKEN
+    worker_slots: int | None = None         # JOBS_WORKER_SLOTS: jobs run at once (default: the CPU count)
+    snapshot_seconds: float = 60.0          # JOBS_SNAPSHOT_SECONDS
+    snapshot_pause_ratio: float = 9.0       # JOBS_SNAPSHOT_PAUSE_RATIO
+    snapshot_timeout: float = 900.0         # JOBS_SNAPSHOT_TIMEOUT
+    journal_max_records: int = 5000         # JOBS_JOURNAL_MAX_RECORDS
+    sweep_seconds: float = 15.0             # JOBS_SWEEP_SECONDS
+    cancel_watch_seconds: float = 2.0       # JOBS_CANCEL_WATCH_SECONDS
+    moto: str = "process"                   # JOBS_MOTO: process | thread
+    journal: bool = True                    # JOBS_JOURNAL
+    journal_fsync: bool = True              # JOBS_JOURNAL_FSYNC
+    moto_index: bool = True                 # JOBS_MOTO_INDEX
+
+
+MOTO_MODES = ("process", "thread")
+
+
+def _positive(name: str, default: float, kind: type = float) -> Any:
+    value = _number(name, default, kind)
+    if value <= 0 or value != value or value == float("inf"):
+        raise ConfigurationError(f"{name}={_env(name)!r} must be a {'whole ' if kind is int else ''}number above 0")
+    return value
+
+
+def load_local_settings() -> LocalSettings:
+    """The local stack's settings, validated (the service's own, `load_settings`, are checked with them)."""
+    moto = _env("JOBS_MOTO", "process") or "process"
+    if moto not in MOTO_MODES:
+        raise ConfigurationError(f"JOBS_MOTO={moto!r} is not one of {', '.join(MOTO_MODES)}")
+    port = _number("PORT", 8000, int, minimum=1)
+    if port > 65535:
+        raise ConfigurationError(f"PORT={_env('PORT')!r} must be a port number from 1 to 65535")
+    slots = _env("JOBS_WORKER_SLOTS")
+    load_settings()
+    return LocalSettings(
+        port=port,
+        data_dir=_env("JOBS_DATA_DIR", ".local-data") or ".local-data",
+        admin_token=_env("JOBS_ADMIN_TOKEN"),
+        worker_slots=None if slots is None else _positive("JOBS_WORKER_SLOTS", 1, int),
+        snapshot_seconds=_positive("JOBS_SNAPSHOT_SECONDS", 60),
+        snapshot_pause_ratio=_number("JOBS_SNAPSHOT_PAUSE_RATIO", 9, minimum=0),
+        snapshot_timeout=_positive("JOBS_SNAPSHOT_TIMEOUT", 900),
+        journal_max_records=_positive("JOBS_JOURNAL_MAX_RECORDS", 5000, int),
+        sweep_seconds=_positive("JOBS_SWEEP_SECONDS", 15),
+        cancel_watch_seconds=_positive("JOBS_CANCEL_WATCH_SECONDS", 2),
+        moto=moto,
+        journal=_flag("JOBS_JOURNAL", True),
+        journal_fsync=_flag("JOBS_JOURNAL_FSYNC", True),
+        moto_index=_flag("JOBS_MOTO_INDEX", True),
+    )

@@ -337,11 +337,13 @@ class BulkOperationRecord:
     state: str
     changed: int = 0
     chunks: int = 0
+    cursor: str | None = None   # where the chunk at `position` starts (None: at the beginning)
     ended: datetime | None = None
     error: str | None = None
     error_cause: str | None = None
     execution_arn: str | None = None
     matched: int = 0
+    position: int = 0           # the next chunk to record: chunks recorded so far
     priority: int | None = None
     project: str | None = None
     reason: str | None = None

@@ -4,69 +4,31 @@ from __future__ import annotations
 
 import html
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
+
+from chalicelib import api_inputs as inputs
+from chalicelib.domain import ERROR_CATEGORIES, JOB_STATUSES
+from chalicelib.params import Param
 
 VERSION = "0.1.0"
 
 
-def _param(name: str, kind: str, description: str, *, repeat: bool = False, location: str = "query",
-           required: bool = False, enum: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": kind}
-    if kind == "datetime":
-        schema = {"type": "string", "description": "ISO-8601 date-time with offset, or a duration like PT3H"}
-    if enum:
-        schema["enum"] = enum
-    if repeat:
-        schema = {"type": "array", "items": schema}
-    entry = {"name": name, "in": location, "required": required or location == "path",
-             "description": description, "schema": schema}
-    if repeat:
-        entry.update({"style": "form", "explode": True})
-    return entry
+def _params(declared: Iterable[Param]) -> list[dict[str, Any]]:
+    """Parameters as the routes declare and check them (chalicelib.api_inputs)."""
+    return [param.openapi() for param in declared]
 
 
 def _path_id(name: str, what: str) -> dict[str, Any]:
-    return _param(name, "integer", f"The {what}'s id.", location="path")
+    return inputs.path_id(name, what).openapi()
 
 
-PAGING = [
-    _param("page", "integer", "Page number, from 1 (default 1). A page past the last is 404."),
-    _param("page_size", "integer", "Rows a page, 1-1000 (default 100; invalid values fall back to 100)."),
-]
-CURSOR = _param("cursor", "string", "Opaque position set by the service in `next`/`previous` links; makes each "
-                "page cost the same as the first. Only valid with the filters and order it came with.")
-STATUSES = ["PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED"]
-CATEGORIES = ["SYSTEM", "DATA", "ALGORITHM"]
+def _path_text(name: str, description: str, enum: tuple[str, ...] | None = None) -> dict[str, Any]:
+    return Param(name, "string", description, location="path", enum=enum).openapi()
 
-JOB_FILTERS = [
-    _param("started", "datetime", "Only jobs whose last_modified is at or after this time."),
-    _param("ended", "datetime", "Only jobs whose last_modified is at or before this time."),
-    _param("source_started", "datetime", "Only jobs whose source_started is at or after this time."),
-    _param("source_ended", "datetime", "Only jobs whose source_ended is at or before this time."),
-    _param("source_sensor_class", "string", "Source sensor class.", repeat=True),
-    _param("source_sensor", "string", "Source sensor.", repeat=True),
-    _param("source_collection", "string", "Source collection.", repeat=True),
-    _param("source_task", "string", "Source task (`source_tasks` is accepted too).", repeat=True),
-    _param("status", "string", "Job status.", repeat=True, enum=STATUSES),
-    _param("job_id", "integer", "Job id.", repeat=True),
-    _param("job_type_id", "integer", "Job type id.", repeat=True),
-    _param("job_type_name", "string", "Job type name (every version).", repeat=True),
-    _param("batch_id", "integer", "Batch id.", repeat=True),
-    _param("recipe_id", "integer", "Recipe id.", repeat=True),
-    _param("error_category", "string", "Error category.", repeat=True, enum=CATEGORIES),
-    _param("error_id", "integer", "Error id.", repeat=True),
-    _param("is_superseded", "boolean", "true|t|1|false|f|0; absent means both."),
-    _param("order", "string", "Sort key, `-` prefix for descending; repeat to sort by several. Default "
-           "`last_modified`. Keys: id, status, created, queued, started, ended, last_status_change, "
-           "last_modified, num_exes, input_file_size, source_*, job_type, job_type__name, job_type__version, "
-           "duration, recipe, node, error.category, error.title, priority.", repeat=True),
-]
-FILE_FILTERS = [
-    _param("started", "datetime", "Start of the time range (see time_field)."),
-    _param("ended", "datetime", "End of the time range (see time_field)."),
-    _param("time_field", "string", "Which times the range applies to.", enum=["source", "data", "last_modified"]),
-    _param("file_name", "string", "Exact file name.", repeat=True),
-]
+
+PAGING = _params(inputs.PAGING)
+STATUSES = list(JOB_STATUSES)
+CATEGORIES = list(ERROR_CATEGORIES)
 
 ERROR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -96,36 +58,15 @@ def _op(summary: str, description: str, role: str | None, params: list[dict[str,
     return operation
 
 
-_ID_LIST = {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}],
-            "description": "A list; a single value is taken as a one-element list."}
-_STRING_LIST = {"oneOf": [{"type": "string"}, {"type": "array", "items": {}}],
-                "description": "A list (nested lists are flattened); a single value is a one-element list."}
-BULK_BODY: dict[str, Any] = {"type": "object", "properties": {
-    "started": {"type": "string", "description": "Only jobs last modified at or after this time."},
-    "ended": {"type": "string", "description": "Only jobs last modified at or before this time."},
-    "status": {"type": "string", "enum": STATUSES},
-    "job_ids": _ID_LIST, "job_type_ids": _ID_LIST, "batch_ids": _ID_LIST, "recipe_ids": _ID_LIST,
-    "error_ids": _ID_LIST, "job_type_names": _STRING_LIST, "error_categories": _STRING_LIST,
-    "job_types": {"type": "array", "items": {"type": "object", "required": ["name", "version"], "properties": {
-        "name": {"type": "string"}, "version": {"type": "string"}}}},
-    "is_superseded": {"type": "boolean"},
-    "all": {"type": "boolean", "description": "Required (true) when no filter is given: act on every job."},
-    "reason": {"type": "string", "maxLength": 1000, "description": "Stored on the operation and on each job changed."},
-    "dry_run": {"type": "boolean", "description": "Only count the jobs that would change (200 `{count, job_ids}`)."},
-    "url": {"description": "Ignored (the original console sends it)."},
-}}
-
-
 def _bulk_op(kind: str, description: str) -> dict[str, Any]:
-    body = dict(BULK_BODY, properties=dict(BULK_BODY["properties"]))
-    if kind == "requeue":
-        body["properties"]["priority"] = {"type": "integer", "description": "Queue priority of the requeued jobs."}
+    from chalicelib.services.bulk_jobs import BODIES
     operation = _op(f"Bulk {kind}", description + " Answers 202 with `Location` of the bulk operation that "
                     "tracks it (`dry_run`: 200 with the count). Unknown fields are refused (400), so a misspelt "
                     "filter never widens what is changed.", "operator",
                     responses={"202": _json("The bulk operation, RUNNING"), "200": _json("Dry run: the count"),
-                               "415": ERROR})
-    operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+                               "413": ERROR, "415": ERROR})
+    operation["requestBody"] = {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{BODIES[kind].name}"}}}}
     return operation
 
 
@@ -154,7 +95,7 @@ def _paths() -> dict[str, Any]:
         "/v6/jobs/": {
             "get": _op(
                 "List jobs", "Jobs matching every given filter (values of one filter are ORed). Default order "
-                "is last_modified ascending; ties break by id.", "viewer", PAGING + [CURSOR] + JOB_FILTERS,
+                "is last_modified ascending; ties break by id.", "viewer", _params(inputs.LIST_JOBS),
                 {"200": _json("A page of jobs", "JobPage")}),
             "post": _op(
                 "Queue a new job", "Body: `job_type_id` (required integer; unknown is 404, an inactive job type "
@@ -167,9 +108,9 @@ def _paths() -> dict[str, Any]:
                 "details (`status` QUEUED, `num_exes` 1, `execution` null). With an `Idempotency-Key`, a repeat "
                 "of the same request answers with the same job and creates nothing; the same key with another "
                 "request is 409.", "submitter",
-                [_param("Idempotency-Key", "string", "Optional, 1-255 characters, scoped to the caller and "
-                        "remembered for 24 hours.", location="header")],
-                {"201": _json("Queued: the job details", "JobDetails"), "409": ERROR, "415": ERROR},
+                [Param("Idempotency-Key", "string", "Optional, 1-255 characters, scoped to the caller and "
+                       "remembered for 24 hours.", location="header", min_length=1, max_length=255).openapi()],
+                {"201": _json("Queued: the job details", "JobDetails"), "409": ERROR, "413": ERROR, "415": ERROR},
                 body="JobCreate")},
         "/v6/jobs/{job_id}/": {"get": _op(
             "Job details", "All list fields plus revision, resources, latest execution, input, output and "
@@ -177,20 +118,15 @@ def _paths() -> dict[str, Any]:
             {"200": _json("The job", "JobDetails")})},
         "/v6/jobs/{job_id}/input_files/": {"get": _op(
             "Input files of a job", "Files the job uses as inputs.", "viewer",
-            [job_id] + PAGING + FILE_FILTERS + [_param("job_input", "string", "Input name.", repeat=True)],
+            [job_id] + _params(inputs.JOB_INPUT_FILES),
             {"200": _json("A page of files", "Page")})},
         "/v6/jobs/{job_id}/executions/": {"get": _op(
             "Executions of a job", "Newest first. A job with no executions gives an empty page.", "viewer",
-            [job_id] + PAGING + [
-                _param("status", "string", "Execution status.", repeat=True,
-                       enum=["RUNNING", "FAILED", "COMPLETED", "CANCELED"]),
-                _param("node_id", "integer", "Node id.", repeat=True),
-                _param("error_id", "integer", "Error id.", repeat=True),
-                _param("error_category", "string", "Error category.", repeat=True, enum=CATEGORIES)],
+            [job_id] + _params(inputs.JOB_EXECUTIONS),
             {"200": _json("A page of executions", "Page")})},
         "/v6/jobs/{job_id}/executions/{exe_num}/": {"get": _op(
             "Execution details", "One execution with task results, resources, configuration and output.",
-            "viewer", [job_id, _param("exe_num", "integer", "Execution number.", location="path")],
+            "viewer", [job_id, _path_id("exe_num", "execution number")],
             {"200": _json("The execution")})},
         **_bulk_paths(),
         "/v6/job-executions/{execution_id}/logs/{log_id}/": {"get": _op(
@@ -202,26 +138,19 @@ def _paths() -> dict[str, Any]:
             "message per line, `format=html` a page with stderr styled apart. 204 when the execution never "
             "started or has no lines; 404 for an unknown log id or a missing execution.", "viewer",
             [_path_id("execution_id", "job execution"),
-             _param("log_id", "string", "Which log.", location="path", enum=["stdout", "stderr", "combined"]),
-             _param("format", "string", "Response format (default json).", enum=["json", "txt", "html"]),
-             _param("started", "datetime", "Only lines logged at or after this time (to tail a running job).")],
+             _path_text("log_id", "Which log.", inputs.LOG_IDS)] + _params(inputs.EXECUTION_LOG),
             {"200": {"description": "The log", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/LogHits"}},
                 "text/plain": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}}},
              "204": {"description": "No log lines (or the execution never started)"}})},
         "/v6/job-types/": {
-            "get": _op("List job types", "Sorted by name then version.", "viewer", PAGING + [
-                _param("is_active", "boolean", "Active or not."),
-                _param("is_system", "boolean", "System or not."),
-                _param("name", "string", "Exact name.", repeat=True),
-                _param("id", "integer", "Id.", repeat=True),
-                _param("keyword", "string", "Text found in name, title or description.")],
+            "get": _op("List job types", "Sorted by name then version.", "viewer", _params(inputs.LIST_JOB_TYPES),
                 {"200": _json("A page of job types", "Page")}),
             "post": _op("Create a job type", "A new name+version is 201 with `Location`; the same name+version "
                         "again stores a new revision and answers 200. The Seed manifest is validated; errors "
                         "name the bad field. Unknown fields are refused.", "operator",
                         responses={"201": _json("Created"), "200": _json("New revision"),
-                                   "409": ERROR, "415": ERROR}, body="JobTypeCreate")},
+                                   "409": ERROR, "413": ERROR, "415": ERROR}, body="JobTypeCreate")},
         "/v6/job-types/running/": {"get": _op(
             "Running jobs per job type", "For each job type with RUNNING jobs: `{job_type, count, "
             "longest_running}` (`longest_running`: the earliest `started` among them). Most jobs first, then by "
@@ -235,12 +164,12 @@ def _paths() -> dict[str, Any]:
             "viewer", PAGING, {"200": _json("A page of job types with queued jobs", "Page")})},
         "/v6/job-types/{name}/": {"get": _op(
             "Versions of a job type", "Every version with this name.", "viewer",
-            [_param("name", "string", "Job type name.", location="path")] + PAGING,
+            [_path_text("name", "Job type name.")] + PAGING,
             {"200": _json("A page of job types", "Page")})},
         "/v6/job-types/{name}/{version}/": {"get": _op(
             "Job type details", "The job type with its manifest and configuration.", "viewer",
-            [_param("name", "string", "Job type name.", location="path"),
-             _param("version", "string", "Job type version.", location="path")], {"200": _json("The job type")})},
+            [_path_text("name", "Job type name."), _path_text("version", "Job type version.")],
+            {"200": _json("The job type")})},
         "/v6/workspaces/": {
             "get": _op("List workspaces", "Every workspace.", "viewer", PAGING, {"200": _json("A page", "Page")}),
             "post": _op("Create a workspace", "A `host` (folder) or `s3` (bucket) broker.", "operator",
@@ -250,8 +179,7 @@ def _paths() -> dict[str, Any]:
             {"200": _json("The workspace")})},
         "/v6/files/": {
             "get": _op("List files", "Files, optionally those a job produced (`job_id`).", "viewer",
-                       PAGING + FILE_FILTERS + [_param("job_id", "integer", "Producing job.", repeat=True),
-                                                _param("is_deleted", "boolean", "Deleted or not.")],
+                       _params(inputs.LIST_FILES),
                        {"200": _json("A page of files", "Page")}),
             "post": _op("Register or upload a file", "Either `file_path` of a file already in the workspace, "
                         "or `file_name` + `content_base64` (at most 4 MiB; 413 above) to upload one.", "operator",
@@ -272,15 +200,7 @@ def _paths() -> dict[str, Any]:
             "`yyyy/MM/dd[ HH:mm[:ss[.SSS]]]` with a required zone (`-0300`, `+03`). A caller who is not admin "
             "only ever sees the jobs of its own projects (the rule is ANDed into the parsed query). Errors are "
             "400 `{detail, field, position?}` in the chosen `locale`. Response: `{total, offset, limit, jobs, "
-            "plan?}`.", "viewer", [
-                _param("q", "string", "RSQL query; absent means every job you may see (an empty `q=` is a 400)."),
-                _param("offset", "integer", "Matches to skip (>= 0, default 0)."),
-                _param("limit", "integer", "Jobs to return, 1-1000 (default 1000; above 1000 is a 400)."),
-                _param("attr", "string", "Scalar field to sort by (default submissionTime); ties break by jobId."),
-                _param("asc", "boolean", "true ascending, false descending (default false)."),
-                _param("showParam", "boolean", "Include each algorithm's parameters (default true)."),
-                _param("locale", "string", "Language of error messages: en_US (default) or pt_BR."),
-                _param("explain", "boolean", "Add `plan`: index, partitions, key condition, items read.")],
+            "plan?}`.", "viewer", _params(inputs.HISTORY),
             {"200": _json("Matching jobs", "HistoryPage")})},
         "/v1/jobs/history/{job_id}": {"delete": _op(
             "Remove a job from the history",
@@ -295,7 +215,7 @@ def _paths() -> dict[str, Any]:
             "patch": _op("Pause or resume dispatch", "Body `{\"is_paused\": true|false}` (and optionally "
                          "`system_logging_level`). While paused nothing is dispatched; running jobs go on. The "
                          "state survives restarts.", "operator", responses={"200": _json("The scheduler"),
-                                                                           "415": ERROR})},
+                                                                           "415": ERROR}, body="SchedulerUpdate")},
         "/v6/status/": {"get": _op(
             "Cluster status", "The original's status object: `nodes` (each with `state`, `errors`, `warnings`, "
             "`resources.{cpus,mem,disk,gpus}.{offered,total,running,free,unavailable}` and `job_executions` running/"
@@ -306,8 +226,7 @@ def _paths() -> dict[str, Any]:
         "/v6/job-types/status/": {"get": _op(
             "Job counts per job type", "For each job type with jobs last modified in the window (`started`, "
             "default the last 3 hours; `ended`), the jobs by status with the most recent change.", "viewer",
-            PAGING + [_param("started", "datetime", "Start of the window (default PT3H)."),
-                      _param("ended", "datetime", "End of the window.")],
+            _params(inputs.STATUS_WINDOW),
             {"200": _json("A page of job types with counts", "Page")})},
         "/openapi.json": {"get": _op("This document", "OpenAPI 3 description of the API.", None,
                                      responses={"200": _json("OpenAPI document")})},
@@ -335,40 +254,15 @@ SCHEMAS = {
                     "scale_order_num": {"type": "integer"}, "scale_task": {"type": "integer"},
                     "scale_job_exe": {"type": "string"}, "scale_node": {"type": "string", "nullable": True},
                     "stream": {"type": "string", "enum": ["stdout", "stderr"]}}}}}}}}}},
-    "JobTypeCreate": {"type": "object", "required": ["docker_image", "manifest"], "additionalProperties": False,
-                      "properties": {
-                          "docker_image": {"type": "string"}, "manifest": {"type": "object"},
-                          "configuration": {"type": "object"}, "is_active": {"type": "boolean"},
-                          "is_paused": {"type": "boolean"}, "max_scheduled": {"type": "integer", "minimum": 1},
-                          "max_tries": {"type": "integer", "minimum": 1}, "icon_code": {"type": "string"},
-                          "is_published": {"type": "boolean"}}},
-    "JobCreate": {"type": "object", "required": ["job_type_id", "input"], "additionalProperties": False,
-                  "properties": {
-                      "job_type_id": {"type": "integer"},
-                      "input": {"type": "object", "additionalProperties": False, "properties": {
-                          "files": {"type": "object", "additionalProperties": {
-                              "type": "array", "items": {"type": "integer"}, "minItems": 1}},
-                          "json": {"type": "object"}, "version": {"type": "string", "enum": ["6", "7"]}}},
-                      "configuration": {"type": "object", "additionalProperties": False, "properties": {
-                          "priority": {"type": "integer", "minimum": 1, "default": 100},
-                          "output_workspaces": {"type": "object", "properties": {
-                              "default": {"type": "string"},
-                              "outputs": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                          "mounts": {"type": "object"},
-                          "settings": {"type": "object", "additionalProperties": {"type": "string"}}}},
-                      "description": {"type": "string", "maxLength": 1024}}},
-    "WorkspaceCreate": {"type": "object", "required": ["name", "configuration"], "properties": {
-        "name": {"type": "string"}, "title": {"type": "string"}, "description": {"type": "string"},
-        "base_url": {"type": "string"}, "is_active": {"type": "boolean"},
-        "configuration": {"type": "object", "example": {"broker": {"type": "host", "host_path": "/data/ws"}}}}},
-    "UploadRequest": {"type": "object", "required": ["workspace", "file_name"], "properties": {
-        "workspace": {"type": "string"}, "file_name": {"type": "string", "maxLength": 250},
-        "media_type": {"type": "string", "maxLength": 255}}},
-    "FileCreate": {"type": "object", "required": ["workspace"], "properties": {
-        "workspace": {"type": "string"}, "file_path": {"type": "string"}, "file_name": {"type": "string"},
-        "media_type": {"type": "string"}, "content_base64": {"type": "string", "format": "byte"},
-        "data_type_tags": {"type": "array", "items": {"type": "string"}}}},
 }
+
+
+def _body_schemas() -> dict[str, Any]:
+    """The request bodies, from the definitions their use cases check them with."""
+    from chalicelib.services import bulk_jobs, console, files, job_types, queue_job
+    specs = (queue_job.BODY, job_types.BODY, files.WORKSPACE_BODY, files.UPLOAD_BODY, files.FILE_BODY,
+             console.SCHEDULER_BODY, *bulk_jobs.BODIES.values())
+    return {spec.name: spec.json_schema() for spec in specs}
 
 
 @lru_cache(maxsize=1)
@@ -381,9 +275,24 @@ def openapi_document() -> dict[str, Any]:
                                 "trailing slash."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "schemas": {**SCHEMAS, **_body_schemas()}},
         "paths": _paths(),
     }
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    """A parameter's type in words: `integer`, `list of string`, `date-time or duration`..."""
+    if schema.get("type") == "array":
+        return f"list of {_kind(schema.get('items') or {})}"
+    if "anyOf" in schema:
+        kinds = [_kind(option) for option in schema["anyOf"] if option.get("enum") != [""]]
+        return " or ".join(dict.fromkeys(kinds)) or "string"
+    if schema.get("format") == "date-time":
+        return "date-time"
+    if "pattern" in schema and str(schema["pattern"]).startswith("^P("):
+        return "duration"
+    return str(schema.get("type") or "string")
 
 
 def render_html(document: dict[str, Any]) -> str:
@@ -401,8 +310,7 @@ def render_html(document: dict[str, Any]) -> str:
             if operation["parameters"]:
                 out.append("<table><tr><th>parameter</th><th>in</th><th>type</th><th>meaning</th></tr>")
                 for p in operation["parameters"]:
-                    schema = p["schema"]
-                    kind = f"list of {schema['items']['type']}" if schema["type"] == "array" else schema["type"]
+                    kind = _kind(p["schema"])
                     out.append(f"<tr><td><code>{html.escape(p['name'])}</code></td><td>{p['in']}</td>"
                                f"<td>{kind}</td><td>{html.escape(p['description'])}</td></tr>")
                 out.append("</table>")

@@ -64,9 +64,8 @@ def create_state_machine(client: Any, prefix: str, region: str) -> str:
 
 def resume_bulk_operations() -> list[int]:
     """Start again every operation still RUNNING without an execution doing it: the emulator keeps no state
-    machine executions across a restart. An operation starts over at the beginning of its range; the jobs
-    it already changed have left the range, so none is changed twice (jobs it had left alone are read, and
-    counted as skipped, again)."""
+    machine executions across a restart. The new execution goes on at the chunk the operation records as next
+    (its `position` and `cursor`), so no chunk is read or counted twice."""
     from chalicelib.models import bulk as bulk_store
     resumed = []
     for operation in bulk_store.running_operations():

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from local.journal import Journal, ReplayReport, replay_records, segments
+from local.private_files import DIR_MODE, private_dir, private_open, private_write_text, secure_data_folder
 
 log = logging.getLogger("jobs.engine")
 
@@ -92,8 +93,8 @@ class Engine:
     # -- the data folder ----------------------------------------------------------------------------
     def claim_folder(self) -> None:
         """One stack per data folder: a second one would journal into the same segments."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_file = open(self.data_dir / "engine.lock", "w")
+        secure_data_folder(self.data_dir)  # 0700, and the journal/snapshots owner-only even if written wider
+        self._lock_file = private_open(self.data_dir / "engine.lock", "w")
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -431,7 +432,7 @@ def _child_writes_snapshot(data_dir: Path, journal_from: int, region: str) -> No
         code = 0
     except BaseException:  # noqa: BLE001
         try:
-            (data_dir / "snapshot-error.txt").write_text(traceback.format_exc())
+            private_write_text(data_dir / "snapshot-error.txt", traceback.format_exc())
         except OSError:
             pass
     finally:
@@ -447,7 +448,8 @@ def write_snapshot(data_dir: Path, journal_from: int, region: str) -> Path:
     for stale in data_dir.glob(f"{TMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = data_dir / f"{TMP_PREFIX}{os.getpid()}"
-    tmp.mkdir()
+    tmp.mkdir(mode=DIR_MODE)
+    os.chmod(tmp, DIR_MODE)
     try:
         stats = v1.SnapshotStats()
         session = boto3.session.Session(region_name=region)  # in-process: this process's own backends
@@ -462,7 +464,7 @@ def write_snapshot(data_dir: Path, journal_from: int, region: str) -> Path:
         }
         manifest["files"] = {str(path.relative_to(tmp)): _checksum(path)
                              for path in sorted(tmp.rglob("*")) if path.is_file()}
-        with open(tmp / MANIFEST, "w", encoding="utf-8") as out:
+        with private_open(tmp / MANIFEST, "w", encoding="utf-8") as out:
             json.dump(manifest, out, indent=1)
             out.flush()
             os.fsync(out.fileno())
@@ -486,15 +488,15 @@ def _write_tables(folder: Path, region: str, stats) -> dict[str, int]:
 
     from local import snapshot as v1
     from local.moto_speedups import attribute_map
-    folder.mkdir()
+    private_dir(folder)
     backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
     counts: dict[str, int] = {}
-    with open(folder / "tables.jsonl", "w", encoding="utf-8") as tables:
+    with private_open(folder / "tables.jsonl", "w", encoding="utf-8") as tables:
         for name in sorted(backend.tables):
             table = backend.tables[name]
             file = f"{len(counts):06d}.jsonl"
             count = 0
-            with open(folder / file, "w", encoding="utf-8") as items:
+            with private_open(folder / file, "w", encoding="utf-8") as items:
                 for entry in list(table.items.values()):
                     for item in (entry.values() if table.range_key_attr else (entry,)):
                         items.write(json.dumps(attribute_map(item.to_json()["Attributes"]), separators=(",", ":")))

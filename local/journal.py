@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local.private_files import private_dir, private_open
+
 log = logging.getLogger("jobs.journal")
 
 _HEADER = struct.Struct(">II")
@@ -117,7 +119,7 @@ class Journal:
 
     def __init__(self, folder: Path, sync: bool = True) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder, parents=True)
         self.sync = sync
         existing = segments(self.folder)
         self.segment = (existing[-1] + 1) if existing else 1
@@ -131,7 +133,7 @@ class Journal:
         self.fsyncs = 0
 
     def _open(self, number: int):
-        file = open(self.folder / segment_name(number), "ab", buffering=0)
+        file = private_open(self.folder / segment_name(number), "ab", buffering=0)
         _fsync_dir(self.folder)  # the new segment's name is durable before anything in it counts
         return file
 

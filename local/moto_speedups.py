@@ -54,6 +54,7 @@ _transact = None  # moto's own DynamoDBBackend.transact_write_items while item-l
 _sizes = None  # moto's own (Item.__init__, Item.size, DynamoDBBackend.update_item) while item sizes are kept
 _table_copy = None  # the `copy` module moto's table.py used before reads stopped copying items
 _in_transaction = threading.local()
+_transactions = threading.Lock()
 _result_init = None  # moto's own DynamoResult.__init__ while stored items are encoded from kept JSON
 STORED_ITEMS = "_local_stored_items"
 ENCODED = "_local_encoded"
@@ -216,16 +217,19 @@ def _roll_transactions_back_by_item() -> None:
     rolled_back = (TransactionCanceledException, MultipleTransactionsException, MockValidationException)
 
     def transact_write_items(self, transact_items):
-        backups = _item_backups(self, transact_items)
-        _in_transaction.on = True  # moto's whole-table copies become no-ops (see Table.__deepcopy__ below)
-        try:
-            return transact(self, transact_items)
-        except rolled_back:
-            for table, hash_key, range_key, saved in reversed(backups):
-                _put_back(table, hash_key, range_key, saved)
-            raise
-        finally:
-            _in_transaction.on = False
+        # One transaction at a time, as DynamoDB isolates them: two threads' transactions on one item (a job
+        # counter) must not interleave, nor one's roll-back put back an item the other had just changed.
+        with _transactions:
+            backups = _item_backups(self, transact_items)
+            _in_transaction.on = True  # moto's whole-table copies become no-ops (see Table.__deepcopy__ below)
+            try:
+                return transact(self, transact_items)
+            except rolled_back:
+                for table, hash_key, range_key, saved in reversed(backups):
+                    _put_back(table, hash_key, range_key, saved)
+                raise
+            finally:
+                _in_transaction.on = False
 
     def table_deepcopy(table, memo):
         if getattr(_in_transaction, "on", False):

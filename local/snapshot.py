@@ -64,6 +64,8 @@ from typing import IO, TYPE_CHECKING, Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from local.private_files import DIR_MODE, private_dir, private_open
+
 if TYPE_CHECKING:
     import boto3
 
@@ -128,11 +130,12 @@ def save_snapshot(session: boto3.session.Session, endpoint_url: str | None, data
     data_dir = Path(data_dir)
     stats = SnapshotStats()
     with _save_lock:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir, parents=True)
         _remove_stale_tmp_dirs(data_dir)
         tmp = data_dir / f"{TMP_PREFIX}{os.getpid()}"
         try:
-            tmp.mkdir()
+            tmp.mkdir(mode=DIR_MODE)
+            os.chmod(tmp, DIR_MODE)
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -141,7 +144,7 @@ def save_snapshot(session: boto3.session.Session, endpoint_url: str | None, data
                 "buckets": _save_buckets(_client(session, endpoint_url, "s3"), tmp / "s3", stats),
                 "queues": _save_queues(_client(session, endpoint_url, "sqs"), tmp / "sqs", stats),
             }
-            with open(tmp / MANIFEST, "w", encoding="utf-8") as out:
+            with private_open(tmp / MANIFEST, "w", encoding="utf-8") as out:
                 json.dump(manifest, out, indent=2)
                 _sync(out)
             for folder in ("dynamodb", "logs", "s3", "sqs", "."):
@@ -155,7 +158,7 @@ def save_snapshot(session: boto3.session.Session, endpoint_url: str | None, data
 
 
 def _save_tables(dynamodb: Any, folder: Path, stats: SnapshotStats) -> dict[str, int]:
-    folder.mkdir()
+    private_dir(folder)
     counts: dict[str, int] = {}
     with _JsonLines(folder / "tables.jsonl") as tables:
         for page in dynamodb.get_paginator("list_tables").paginate():
@@ -213,7 +216,7 @@ def _ttl_specification(description: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _save_logs(logs: Any, folder: Path, stats: SnapshotStats) -> dict[str, int]:
-    folder.mkdir()
+    private_dir(folder)
     counts: dict[str, int] = {}
     with _JsonLines(folder / "groups.jsonl") as groups, _JsonLines(folder / "streams.jsonl") as streams:
         for page in logs.get_paginator("describe_log_groups").paginate():
@@ -253,7 +256,7 @@ def _log_events(logs: Any, group: str, stream: str) -> Iterator[dict[str, Any]]:
 
 
 def _save_buckets(s3: Any, folder: Path, stats: SnapshotStats) -> dict[str, int]:
-    folder.mkdir()
+    private_dir(folder)
     counts: dict[str, int] = {}
     with _JsonLines(folder / "buckets.jsonl") as buckets, _JsonLines(folder / "objects.jsonl") as objects:
         for bucket in s3.list_buckets()["Buckets"]:
@@ -265,7 +268,7 @@ def _save_buckets(s3: Any, folder: Path, stats: SnapshotStats) -> dict[str, int]
                 for listed in page.get("Contents", []):
                     file = f"{stats.objects:06d}.bin"
                     response = s3.get_object(Bucket=name, Key=listed["Key"])
-                    with open(folder / file, "wb") as out:
+                    with private_open(folder / file, "wb") as out:
                         shutil.copyfileobj(response["Body"], out, _COPY_CHUNK)
                         _sync(out)
                     response["Body"].close()
@@ -285,7 +288,7 @@ def _save_buckets(s3: Any, folder: Path, stats: SnapshotStats) -> dict[str, int]
 
 
 def _save_queues(sqs: Any, folder: Path, stats: SnapshotStats) -> list[str]:
-    folder.mkdir()
+    private_dir(folder)
     names: list[str] = []
     with _JsonLines(folder / "queues.jsonl") as queues:
         # Without MaxResults, ListQueues returns at most 1,000 queues and no token.
@@ -539,7 +542,7 @@ class _JsonLines:
     """Writes one JSON document per line; on a clean exit flushes and fsyncs the file."""
 
     def __init__(self, path: Path) -> None:
-        self._file = open(path, "w", encoding="utf-8")
+        self._file = private_open(path, "w", encoding="utf-8")
 
     def write(self, document: Any) -> None:
         self._file.write(json.dumps(document, separators=(",", ":")) + "\n")

@@ -66,7 +66,8 @@ class LocalStack:
 
     # -- start ------------------------------------------------------------------------------------
     def configure_environment(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        from local.private_files import secure_data_folder
+        secure_data_folder(self.data_dir)  # the store's files (journal, snapshots, tokens) owner-only
         os.environ.update({
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": self.endpoint, "MOTO_PORT": str(self.moto_port),
@@ -78,9 +79,7 @@ class LocalStack:
         # With JOBS_RUNNER=ecs: the cluster's settings, for every process (moto's, whose bulk chunks stop
         # canceled jobs' tasks, included); the subnet and security group are placeholders until `prepare`
         # has made them (only launching a task needs them: the worker process, started after).
-        if os.environ.get("JOBS_RUNNER") == "ecs":
-            from local.task_agent import ecs_environment
-            os.environ.update(ecs_environment("local-"))
+        emulated_ecs_environment()
 
     def start_moto(self) -> None:
         """moto in its own process by default (JOBS_MOTO=process), so emulating AWS does not compete with
@@ -177,10 +176,10 @@ class LocalStack:
 
     def serve(self) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
 
         from app import app
-        server = create_local_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
+        from local.http_errors import create_server
+        server = create_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
         _per_thread_requests(app)
         self._http = server
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
@@ -413,17 +412,30 @@ def _per_thread_requests(app) -> None:
                                                        "lambda_context": slot("context")})
 
 
+def emulated_ecs_environment() -> None:
+    """JOBS_RUNNER=ecs: the emulated cluster's settings (completed by `prepare` once the cluster exists)."""
+    if os.environ.get("JOBS_RUNNER") == "ecs":
+        from local.task_agent import ecs_environment
+        os.environ.update(ecs_environment("local-"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the job service locally with AWS emulated by moto.")
     parser.add_argument("--demo", action="store_true", help="load demo job types, files and jobs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
-    data_dir = Path(os.environ.get("JOBS_DATA_DIR") or ".local-data").resolve()
+    from chalicelib.config import ConfigurationError, load_local_settings
+    emulated_ecs_environment()  # validated as the stack will run it, not as the shell left it
+    try:
+        settings = load_local_settings()
+    except ConfigurationError as error:
+        print(f"cannot start: {error}", file=sys.stderr, flush=True)
+        return 2
     stack = LocalStack(
-        data_dir=data_dir,
-        port=int(os.environ.get("PORT") or 8000),
-        admin_token=os.environ.get("JOBS_ADMIN_TOKEN") or None,
-        snapshot_seconds=float(os.environ.get("JOBS_SNAPSHOT_SECONDS") or 60),
+        data_dir=Path(settings.data_dir).resolve(),
+        port=settings.port,
+        admin_token=settings.admin_token,
+        snapshot_seconds=settings.snapshot_seconds,
     )
     demo = args.demo or os.environ.get("DEMO", "") not in ("", "0")
     return stack.run(demo)

@@ -97,7 +97,8 @@ class LocalWorkers:
         self.work_root = data_dir / "work"
         self.endpoint = endpoint
         self.stop_event = stop
-        self.slots = slots or int(os.environ.get("JOBS_WORKER_SLOTS") or os.cpu_count() or 1)
+        from chalicelib.config import load_local_settings
+        self.slots = slots or load_local_settings().worker_slots or os.cpu_count() or 1
         self.sweep_seconds = sweep_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.events = _Events()

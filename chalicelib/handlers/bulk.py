@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import api_inputs as inputs
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
@@ -44,7 +45,7 @@ def requeue_jobs() -> Response:
     return _start("requeue")
 
 
-@api_route(blueprint, "/v6/jobs/bulk-operations", "viewer")
+@api_route(blueprint, "/v6/jobs/bulk-operations", "viewer", params=inputs.PAGING)
 def list_bulk_operations() -> Response:
     request = blueprint.current_request
     page = page_request(query_params(request))
@@ -52,7 +53,8 @@ def list_bulk_operations() -> Response:
     return json_response(paged_body(request, page, count, rows))
 
 
-@api_route(blueprint, "/v6/jobs/bulk-operations/{operation_id}", "viewer")
+@api_route(blueprint, "/v6/jobs/bulk-operations/{operation_id}", "viewer",
+           params=(inputs.path_id("operation_id", "bulk operation"),))
 def get_bulk_operation(operation_id: str) -> Response:
     return json_response(bulk_jobs.get_operation(int_path(operation_id), scope_of(blueprint.current_request)))
 

@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 from urllib.parse import urlencode
 
 from chalice import Blueprint, CORSConfig, Response
@@ -25,12 +25,14 @@ from chalicelib.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from chalicelib.params import PageRequest, QueryParams
+from chalicelib.params import PageRequest, Param, QueryParams, check_query
 
 logger = logging.getLogger("jobs.http")
 
 # (method, route path) -> role needed; None marks a public route.
 ROUTE_ROLES: dict[tuple[str, str], str | None] = {}
+# (method, route path) -> the query and path parameters it declares (and checks at the door).
+ROUTE_PARAMS: dict[tuple[str, str], tuple[Param, ...]] = {}
 
 # The one mapping of domain errors to HTTP status codes (first match wins: subclasses before bases).
 HTTP_STATUS: tuple[tuple[type[ServiceError], int], ...] = (
@@ -72,17 +74,22 @@ def error_to_response(error: ServiceError, face: ErrorFace = V6_ERRORS, locale: 
 
 
 def api_route(blueprint: Blueprint, path: str, role: str | None, methods: tuple[str, ...] = ("GET",),
-              errors: ErrorFace = V6_ERRORS) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """`blueprint.route` that also records which role the route needs and answers domain errors in the
-    route's face."""
+              errors: ErrorFace = V6_ERRORS, params: Sequence[Param] = ()
+              ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """`blueprint.route` that also records which role the route needs, checks the query against the declared
+    `params` (chalicelib.api_inputs: the same definitions the OpenAPI document is written from) and answers
+    domain errors in the route's face."""
     def register(view: Callable[..., Response]) -> Callable[..., Response]:
         for method in methods:
             ROUTE_ROLES[(method, path)] = role
+            ROUTE_PARAMS[(method, path)] = tuple(params)
 
         @functools.wraps(view)
         def handle(*args: Any, **kwargs: Any) -> Response:
             # Chalice turns any exception a view raises into its own 500 before middleware sees it.
             try:
+                if params:
+                    check_query(query_params(blueprint.current_request), params)
                 return view(*args, **kwargs)
             except ServiceError as error:
                 return error_to_response(error, errors, query_params(blueprint.current_request).first("locale"))
@@ -171,12 +178,25 @@ def _framework_error(event: Request, response: Response) -> Response:
     them our error shape."""
     if not (isinstance(response.body, dict) and "Code" in response.body):
         return response
+    if response.status_code == 405 and event.context.get("resourcePath", "").startswith("/{p1}"):
+        # only the catch-all routes of unknown paths (handlers.fallback) matched: the path is unknown
+        return error_response(404, f"No such endpoint: {event.method} {event.path}")
     if response.status_code == 405:
-        return error_response(405, f'Method "{event.method}" not allowed.')
+        allowed = allowed_methods(event.context.get("resourcePath", ""))
+        refused = error_response(405, f'Method "{event.method}" not allowed.')
+        if allowed:
+            refused.headers["Allow"] = ", ".join(allowed)
+        return refused
     if response.status_code >= 500:
         logger.error("framework error on %s %s: %s", event.method, event.path, response.body)
         return error_response(500, "Internal server error.")
     return error_response(response.status_code, str(response.body.get("Message") or response.body["Code"]))
+
+
+def allowed_methods(resource_path: str) -> list[str]:
+    """The methods a route path answers (its own, and OPTIONS: the CORS preflight)."""
+    methods = sorted({method for method, path in ROUTE_ROLES if path == resource_path})
+    return methods + ["OPTIONS"] if methods else []
 
 
 def principal_of(request: Request) -> auth.Principal:
@@ -235,11 +255,13 @@ def _depth(value: Any) -> int:
 
 
 def int_path(value: str) -> int:
-    """Ids in paths are integers; anything else is simply not found."""
+    """Ids in paths are 64-bit integers written in ASCII digits; anything else is simply not found."""
     from chalicelib.errors import NotFound
-    if not value.isdigit():
+    from chalicelib.params import MAX_ID, ascii_int
+    number = ascii_int(value)
+    if number is None or not 0 <= number <= MAX_ID:
         raise NotFound()
-    return int(value)
+    return number
 
 
 def base_url(request: Request) -> str:

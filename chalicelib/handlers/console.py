@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from chalicelib import api_inputs as inputs
 from chalicelib.handlers.common import api_route, json_body, json_response, paginate, query_params, scope_of
 from chalicelib.lazy import lazy
 
@@ -36,19 +37,19 @@ def get_status() -> Response:
     return json_response(status) if status is not None else Response(body="", status_code=204)
 
 
-@api_route(blueprint, "/v6/job-types/status", "viewer")
+@api_route(blueprint, "/v6/job-types/status", "viewer", params=inputs.STATUS_WINDOW)
 def get_job_type_status() -> Response:
     request = blueprint.current_request
     return paginate(request, service.job_type_status(query_params(request), scope_of(request)), lambda row: row)
 
 
-@api_route(blueprint, "/v6/job-types/running", "viewer")
+@api_route(blueprint, "/v6/job-types/running", "viewer", params=inputs.PAGING)
 def get_running_job_types() -> Response:
     request = blueprint.current_request
     return paginate(request, service.running_job_types(scope_of(request)), lambda row: row)
 
 
-@api_route(blueprint, "/v6/queue/status", "viewer")
+@api_route(blueprint, "/v6/queue/status", "viewer", params=inputs.PAGING)
 def get_queue_status() -> Response:
     request = blueprint.current_request
     return paginate(request, service.queue_status(scope_of(request)), lambda row: row)

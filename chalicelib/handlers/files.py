@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from chalicelib import api_inputs as inputs
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
@@ -31,7 +32,7 @@ def post_workspace() -> Response:
                          {"Location": absolute_url(request, f"/v6/workspaces/{workspace.id}/")})
 
 
-@api_route(blueprint, "/v6/workspaces", "viewer")
+@api_route(blueprint, "/v6/workspaces", "viewer", params=inputs.PAGING)
 def get_workspaces() -> Response:
     request = blueprint.current_request
     return paginate(request, file_store.all_workspaces(), views.workspace_view)
@@ -51,19 +52,20 @@ def post_upload() -> Response:
     return json_response(service.upload_url(json_body(blueprint.current_request)), 201)
 
 
-@api_route(blueprint, "/v6/files", "viewer")
+@api_route(blueprint, "/v6/files", "viewer", params=inputs.LIST_FILES)
 def get_files() -> Response:
     request = blueprint.current_request
     return paginate(request, service.list_files(query_params(request), scope_of(request)), views.file_view)
 
 
-@api_route(blueprint, "/v6/files/{file_id}", "viewer")
+@api_route(blueprint, "/v6/files/{file_id}", "viewer", params=(inputs.path_id("file_id", "file"),))
 def get_file(file_id: str) -> Response:
     file, base_url = service.get_file(int_path(file_id), scope_of(blueprint.current_request))
     return json_response(views.file_view(file, base_url))
 
 
-@api_route(blueprint, "/v6/workspaces/{workspace_id}", "viewer")
+@api_route(blueprint, "/v6/workspaces/{workspace_id}", "viewer",
+           params=(inputs.path_id("workspace_id", "workspace"),))
 def get_workspace(workspace_id: str) -> Response:
     workspace = file_store.get_workspace_by_id(int_path(workspace_id))
     if workspace is None:

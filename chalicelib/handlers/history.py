@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from chalicelib import api_inputs as inputs
 from chalicelib.handlers.common import HISTORY_ERRORS, api_route, json_response, principal_of, query_params
 from chalicelib.lazy import lazy
 
@@ -11,7 +12,7 @@ service = lazy("chalicelib.services.search_history")
 blueprint = Blueprint(__name__)
 
 
-@api_route(blueprint, "/v1/jobs/history", "viewer", errors=HISTORY_ERRORS)
+@api_route(blueprint, "/v1/jobs/history", "viewer", errors=HISTORY_ERRORS, params=inputs.HISTORY)
 def get_history() -> Response:
     request = blueprint.current_request
     query = service.parse_query(query_params(request))

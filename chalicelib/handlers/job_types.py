@@ -5,6 +5,7 @@ from urllib.parse import quote, unquote
 
 from chalice import Blueprint, Response
 
+from chalicelib import api_inputs as inputs
 from chalicelib.handlers.common import (
     absolute_url,
     api_route,
@@ -33,13 +34,13 @@ def post_job_type() -> Response:
                          201 if registered.created else 200, {"Location": location})
 
 
-@api_route(blueprint, "/v6/job-types", "viewer")
+@api_route(blueprint, "/v6/job-types", "viewer", params=inputs.LIST_JOB_TYPES)
 def get_job_types() -> Response:
     request = blueprint.current_request
     return paginate(request, service.list_job_types(query_params(request)), views.job_type_list_item)
 
 
-@api_route(blueprint, "/v6/job-types/{name}", "viewer")
+@api_route(blueprint, "/v6/job-types/{name}", "viewer", params=inputs.PAGING)
 def get_job_type_versions(name: str) -> Response:
     request = blueprint.current_request
     return paginate(request, service.versions_of(unquote(name)), views.job_type_list_item)

@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import api_inputs as inputs
 from chalicelib.domain import JobRecord
 from chalicelib.handlers.common import (
     absolute_url,
@@ -31,7 +32,7 @@ job_views = lazy("chalicelib.views.jobs")
 blueprint = Blueprint(__name__)
 
 
-@api_route(blueprint, "/v6/jobs", "viewer")
+@api_route(blueprint, "/v6/jobs", "viewer", params=inputs.LIST_JOBS)
 def get_jobs() -> Response:
     request = blueprint.current_request
     page = page_request(query_params(request))
@@ -56,12 +57,13 @@ def post_job() -> Response:
                          {"Location": absolute_url(request, f"/v6/jobs/{job_id}/")})
 
 
-@api_route(blueprint, "/v6/jobs/{job_id}", "viewer")
+@api_route(blueprint, "/v6/jobs/{job_id}", "viewer", params=(inputs.path_id("job_id", "job"),))
 def get_job(job_id: str) -> Response:
     return json_response(job_details.get_job_details(int_path(job_id), scope=scope_of(blueprint.current_request)))
 
 
-@api_route(blueprint, "/v6/jobs/{job_id}/input_files", "viewer")
+@api_route(blueprint, "/v6/jobs/{job_id}/input_files", "viewer",
+           params=(inputs.path_id("job_id", "job"), *inputs.JOB_INPUT_FILES))
 def get_job_input_files(job_id: str) -> Response:
     request = blueprint.current_request
     job_details.visible_job(int_path(job_id), scope_of(request))
@@ -69,14 +71,16 @@ def get_job_input_files(job_id: str) -> Response:
     return paginate(request, files, file_views.file_view)
 
 
-@api_route(blueprint, "/v6/jobs/{job_id}/executions", "viewer")
+@api_route(blueprint, "/v6/jobs/{job_id}/executions", "viewer",
+           params=(inputs.path_id("job_id", "job"), *inputs.JOB_EXECUTIONS))
 def get_job_executions(job_id: str) -> Response:
     request = blueprint.current_request
     rows = job_details.list_executions(int_path(job_id), query_params(request), scope_of(request))
     return paginate(request, rows, lambda row: row)
 
 
-@api_route(blueprint, "/v6/jobs/{job_id}/executions/{exe_num}", "viewer")
+@api_route(blueprint, "/v6/jobs/{job_id}/executions/{exe_num}", "viewer",
+           params=(inputs.path_id("job_id", "job"), inputs.path_id("exe_num", "execution number")))
 def get_job_execution(job_id: str, exe_num: str) -> Response:
     return json_response(job_details.get_execution(int_path(job_id), int_path(exe_num),
                                                    scope_of(blueprint.current_request)))

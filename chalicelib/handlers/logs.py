@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from chalice import Blueprint, Response
 
+from chalicelib import api_inputs as inputs
 from chalicelib import clock
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.handlers.common import api_route, int_path, query_params, scope_of
@@ -43,7 +44,8 @@ def log_query(params: QueryParams) -> LogQuery:
     return LogQuery(output, optional_time(params, "started", clock.now()))
 
 
-@api_route(blueprint, "/v6/job-executions/{execution_id}/logs/{log_id}", "viewer")
+@api_route(blueprint, "/v6/job-executions/{execution_id}/logs/{log_id}", "viewer",
+           params=inputs.EXECUTION_LOG)
 def get_execution_log(execution_id: str, log_id: str) -> Response:
     if log_id not in LOG_IDS:
         raise NotFound()

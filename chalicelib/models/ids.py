@@ -1,7 +1,7 @@
 """Integer ids from atomic counters: one UpdateItem ADD per allocation (or per block of ids)."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from pynamodb.exceptions import PutError, UpdateError
 
@@ -48,3 +48,23 @@ def reserve_ids(name: str, at_least: int) -> None:
                 counter.update(actions=[Counter.value.set(at_least)], condition=Counter.value < at_least)
             except UpdateError:
                 pass  # someone else moved it past at_least meanwhile
+
+
+T = TypeVar("T")
+MAX_ID_COLLISIONS = 5
+
+
+def create_with_new_id(name: str, save: Callable[[int], T], highest: Callable[[], int | None]) -> T:
+    """`save(id)` with a new id from counter `name`, where `save` puts the item on condition that its id does
+    not exist (raising `PutError`). A counter behind its table (a store restored from snapshots taken at
+    different moments, a counter item lost) would hand out ids that exist: on a collision the counter is moved
+    past the table's `highest()` id and a new one is taken. Normally one counter write and one put."""
+    for _ in range(MAX_ID_COLLISIONS):
+        new_id = next_id(name)
+        try:
+            return save(new_id)
+        except PutError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            reserve_ids(name, max(highest() or 0, new_id))
+    raise RuntimeError(f"the {name} counter kept handing out ids that exist ({MAX_ID_COLLISIONS} tries)")

@@ -8,21 +8,25 @@ conflict or a network fault is raised as it is, for the caller's retry (never mi
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NoReturn, Sequence
 
 from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import ExecutionEnd, ExecutionRecord, JobOutcome, JobRecord
 from chalicelib.errors import StaleUpdate, Throttled
+from chalicelib.models import counters
 from chalicelib.models.jobs import modified_key, queue_key, type_status_key
 from chalicelib.models.tables import (
     Job,
     JobData,
     JobExecution,
     JobType,
+    commit,
     set_nullable,
     to_item,
     update_item,
@@ -84,6 +88,19 @@ def _current(job_id: int, exe_num: int, *statuses: str) -> Condition:
     return (Job.id == job_id) & (Job.num_exes == exe_num) & Job.status.is_in(*statuses)
 
 
+def _unmoved(job: JobRecord) -> Condition:
+    """The job is still at the last_modified it was read with. With the status the change also pins, that
+    is what the counters hold the job as (`counters`), so the counter ADDs sent with the change are the
+    right ones. Every service write moving last_modified also moves the status or exe_num, so only a write
+    from outside the service (an admin's fix, a migration) makes this refuse where the rest would not."""
+    return Job.last_modified == job.last_modified
+
+
+def _count(transaction: Any, job: JobRecord, status: str, now: datetime) -> None:
+    """The counter ADDs of moving `job` (as read) to `status` at `now`, into the change's transaction."""
+    counters.add_to_transaction(transaction, job, replace(job, status=status, last_modified=now))
+
+
 def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
     """QUEUED -> RUNNING for `execution.exe_num`, creating the execution, atomically."""
     actions = _touch(job.id, "RUNNING", job.job_type_id, now, [("RUNNING", execution.exe_num)]) + [
@@ -91,23 +108,32 @@ def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
         set_nullable(Job.node_hostname, execution.node_hostname), Job.queue_shard.remove(), Job.queue_key.remove(),
         Job.dispatch_after.remove(), Job.error.remove(), Job.error_id.remove(), Job.error_category.remove(),
     ]
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(Job(job.id), actions=actions,
+                           condition=_current(job.id, execution.exe_num, "QUEUED") & _unmoved(job))
+        transaction.save(to_item(execution, JobExecution), condition=JobExecution.job_id.does_not_exist())
+        _count(transaction, job, "RUNNING", now)
+
     try:
-        with write_transaction() as transaction:
-            transaction.update(Job(job.id), actions=actions, condition=_current(job.id, execution.exe_num, "QUEUED"))
-            transaction.save(to_item(execution, JobExecution), condition=JobExecution.job_id.does_not_exist())
+        commit(build, write_transaction)
     except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {execution.exe_num} is no longer claimable")
 
 
 def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
-    """A phase of the running execution (UPLOADING, EXECUTING, DOWNLOADING), for the history."""
+    """A phase of the running execution (UPLOADING, EXECUTING, DOWNLOADING), for the history. It does not
+    move `last_modified`: that would rewrite the job's entry in every index keyed on it (a delete and a
+    put each) and its time counters, for a change no list shows."""
     try:
         update_item(Job(job_id), [
             Job.timeline.set((Job.timeline | []).append([{"status": phase, "at": iso(now), "exe_num": exe_num}])),
-            Job.last_modified.set(now), Job.modified_key.set(modified_key(now, job_id)),
         ], _current(job_id, exe_num, "RUNNING"))
     except UpdateError as error:
         _refused(error, f"job {job_id} exe {exe_num} is not running")
+
+
+ENDABLE = ("QUEUED", "RUNNING")
 
 
 def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobOutcome, now: datetime,
@@ -116,8 +142,11 @@ def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobO
 
     `outcome.status` is COMPLETED, FAILED or QUEUED (an automatic retry: `num_exes` + 1, held back until
     `dispatch_after`). Only applies while the job is still QUEUED/RUNNING on this exe_num and the
-    execution still RUNNING.
+    execution still RUNNING; the job must still be in the status it was read with (the counters move
+    from it).
     """
+    if job.status not in ENDABLE:
+        raise StaleUpdate(f"job {job.id} is {job.status}")
     earlier = [{"status": name, "at": at, "exe_num": exe_num} for name, at in phases]
     status = outcome.status
     error = outcome.error
@@ -144,15 +173,19 @@ def end_execution(job: JobRecord, exe_num: int, end: ExecutionEnd, outcome: JobO
                 "task_results": end.task_results, "output": end.output, "cpu_seconds": end.cpu_seconds,
                 "wall_seconds": end.wall_seconds, "peak_memory_mib": end.peak_memory_mib}
     execution_actions = [getattr(JobExecution, key).set(value) for key, value in recorded.items() if value is not None]
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(Job(job.id), actions=actions,
+                           condition=_current(job.id, exe_num, job.status) & _unmoved(job))
+        transaction.update(JobExecution(job.id, exe_num), actions=execution_actions,
+                           condition=JobExecution.status == "RUNNING")
+        if output is not None:
+            transaction.update(JobData(job.id), actions=[JobData.output.set(output)],
+                               condition=JobData.job_id.exists())
+        _count(transaction, job, status, now)
+
     try:
-        with write_transaction() as transaction:
-            transaction.update(Job(job.id), actions=actions,
-                               condition=_current(job.id, exe_num, "QUEUED", "RUNNING"))
-            transaction.update(JobExecution(job.id, exe_num), actions=execution_actions,
-                               condition=JobExecution.status == "RUNNING")
-            if output is not None:
-                transaction.update(JobData(job.id), actions=[JobData.output.set(output)],
-                                   condition=JobData.job_id.exists())
+        commit(build, write_transaction)
     except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {exe_num} already ended or moved on")
 
@@ -195,17 +228,21 @@ def cancel(job: JobRecord, now: datetime, operation: dict[str, Any]) -> None:
     actions = _touch(job.id, "CANCELED", job.job_type_id, now, [("CANCELED", job.num_exes)]) + _clear(
         job, Job.error, Job.error_id, Job.error_category, Job.node_id, Job.node_hostname, Job.queue_shard,
         Job.queue_key, Job.dispatch_after) + [Job.bulk_operation.set(operation)]
-    condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)
-    try:
+    condition = (Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
+
+    def build(transaction: TransactWrite) -> None:
         if job.status != "RUNNING":
-            update_item(Job(job.id), actions, condition)
-            return
-        with write_transaction() as transaction:
+            transaction.update(Job(job.id), actions=actions, condition=condition)
+        else:
             transaction.update(Job(job.id), actions=actions + [Job.ended.set(now)], condition=condition)
             transaction.update(JobExecution(job.id, job.num_exes), condition=JobExecution.status == "RUNNING",
                                actions=[JobExecution.status.set("CANCELED"), JobExecution.ended.set(now),
                                         JobExecution.last_modified.set(now)])
-    except (UpdateError, TransactWriteError) as error:
+        _count(transaction, job, "CANCELED", now)
+
+    try:
+        commit(build, write_transaction)
+    except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {job.num_exes} changed before it could be canceled")
 
 
@@ -220,9 +257,14 @@ def requeue(job: JobRecord, job_type_max_tries: int, priority: int, now: datetim
         Job.queued.set(now), Job.queue_shard.set("queued"), Job.queue_key.set(queue_key(priority, now, job.id)),
         Job.bulk_operation.set(operation)] + _clear(job, Job.started, Job.ended, Job.node_id, Job.node_hostname,
                                                     Job.error, Job.error_id, Job.error_category, Job.dispatch_after)
-    condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status)
+    condition = ((Job.id == job.id) & (Job.num_exes == job.num_exes) & (Job.status == job.status) & _unmoved(job)
                  & (Job.is_superseded.does_not_exist() | (Job.is_superseded == False)))  # noqa: E712
+
+    def build(transaction: TransactWrite) -> None:
+        transaction.update(Job(job.id), actions=actions, condition=condition)
+        _count(transaction, job, "QUEUED", now)
+
     try:
-        update_item(Job(job.id), actions, condition)
-    except UpdateError as error:
+        commit(build, write_transaction)
+    except TransactWriteError as error:
         _refused(error, f"job {job.id} exe {job.num_exes} changed before it could be requeued")

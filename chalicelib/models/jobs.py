@@ -27,6 +27,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import (
     EventRecord,
@@ -39,11 +40,14 @@ from chalicelib.domain import (
     StatusGroup,
 )
 from chalicelib.errors import InvalidInput
+from chalicelib.models import counters
+from chalicelib.models.fast_reads import use_fast_reads
 from chalicelib.models.tables import (
     Job,
     JobData,
     JobInputFile,
     TriggerEvent,
+    commit,
     get_by_keys,
     get_or_none,
     to_item,
@@ -297,6 +301,7 @@ def _walk_partition(read: IndexRead, partition: Any, descending: bool, page_size
                     meter: ReadMeter) -> Iterator[tuple[str, JobRecord]]:
     index = _INDEXES[read.index]
     attribute = Job.created_key if read.index == "by-created" else Job.modified_key
+    use_fast_reads(Job)
     result = index.query(partition, range_key_condition=_range(attribute, read.low, read.high),
                          filter_condition=read.residual, scan_index_forward=not descending,
                          page_size=max(1, min(page_size, 1000)))
@@ -352,6 +357,43 @@ def until_key(read: IndexRead, key: str) -> IndexRead:
     return replace(read, high=min(read.high, key) if read.high else key)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """The sort keys of the entries a first page read from one end of its read's range, in walking order;
+    `complete` when that was every entry of the range."""
+
+    keys: list[str]
+    descending: bool
+    complete: bool
+
+    def count_within(self, low: str, high: str) -> int | None:
+        """How many entries lie in [low, high], when the page saw all of that range; else None. A page walks
+        from its range's start: ascending it saw everything below its last key, descending everything above."""
+        inside = sum(1 for key in self.keys if low <= key <= high)
+        if self.complete:
+            return inside
+        if not self.keys:
+            return None
+        last = self.keys[-1]
+        return inside if (last < low if self.descending else last > high) else None
+
+
+def count_matches(f: JobFilter, read: IndexRead, seen: Seen | None = None) -> int:
+    """How many jobs match `f` (`read` is its index read): from the job counters when they can answer
+    (`counters.plan_count`: a BatchGetItem of a few counters, plus the exact index entries of a time
+    window's two partial seconds, which page 1 usually saw already: `seen`), else from the index entries
+    of every match (`count`)."""
+    plan = counters.plan_count(f)
+    if plan is None:
+        return count(read)
+    edges = 0
+    for low, high in plan.edges:
+        low_key, high_key = modified_key(low, 0), modified_key(high, _LAST_ID)
+        known = seen.count_within(low_key, high_key) if seen is not None else None
+        edges += known if known is not None else count(IndexRead("by-modified", ("jobs",), low_key, high_key))
+    return counters.read_plan(plan) + edges
+
+
 def count(read: IndexRead) -> int:
     """How many jobs an index read selects, from index entries of the matches only (`Select=COUNT`). Direct reads
     by id are counted by their caller, which holds them all anyway."""
@@ -366,6 +408,7 @@ def count(read: IndexRead) -> int:
 def scan_all(meter: ReadMeter) -> list[JobRecord]:
     """Every job, by a parallel Scan (no index applies: bounded by the table, never repeated per page)."""
     parts = [ReadMeter() for _ in range(SCAN_SEGMENTS)]
+    use_fast_reads(Job)
 
     def segment(number: int) -> list[JobRecord]:
         found: list[JobRecord] = []
@@ -518,8 +561,9 @@ def list_jobs(f: JobFilter, order: list[OrderKey], offset: int, limit: int, curs
         matches = [job for _, job in walk(read, page_size=1000)]
         ordered = sort_jobs(matches, order or [OrderKey("last_modified")])
         return Page(count=len(ordered), rows=ordered[offset:offset + limit])
-    total = count(read)
     keyed = _index_page(read, descending, offset, limit, cursor)
+    seen = Seen([key for key, _ in keyed], descending, len(keyed) < limit) if not offset and not cursor else None
+    total = count_matches(f, read, seen)
     page = Page(count=total, rows=[job for _, job in keyed])
     if keyed:
         page.before = encode_cursor("before", keyed[0][0])
@@ -599,6 +643,7 @@ def queued_jobs(read_budget: int, skipping: Collection[int] = ()) -> Iterator[Jo
     returned and the caller skips them). At most `read_budget` queue entries are read."""
     start = None
     read = 0
+    use_fast_reads(Job)
     while read < read_budget:
         skipped = tuple(skipping)[:100]
         result = Job.by_queue.query("queued", page_size=min(100, read_budget - read), last_evaluated_key=start,
@@ -675,7 +720,8 @@ class NewJob:
 
 
 def insert_jobs(jobs: list[NewJob]) -> None:
-    """Write new jobs with their data and input links (batched: 25 items a round trip; seeding)."""
+    """Write new jobs with their data and input links (batched: 25 items a round trip; seeding), then
+    count them (one ADD per counter item touched; the ids must be new)."""
     with Job.batch_write() as job_batch, JobData.batch_write() as data_batch, \
             JobInputFile.batch_write() as link_batch:
         for new in jobs:
@@ -683,11 +729,26 @@ def insert_jobs(jobs: list[NewJob]) -> None:
             data_batch.save(to_item(new.data, JobData))
             for link in new.links:
                 link_batch.save(to_item(link, JobInputFile))
+    counters.add_seeded(new.job for new in jobs)
 
 
 def replace_job(job: JobRecord) -> None:
-    """Unconditional full write (seeding and tests); state changes use conditional updates."""
-    _item(job).save()
+    """A full write of the job whatever it holds (seeding and tests: state changes use conditional
+    updates), with its counters moved from what it was, in one transaction conditioned on that."""
+    from pynamodb.exceptions import TransactWriteError
+    for _ in range(5):
+        before = get_job(job.id, consistent=True)
+        condition = (Job.id.does_not_exist() if before is None
+                     else (Job.status == before.status) & (Job.last_modified == before.last_modified)
+                     & (Job.job_type_id == before.job_type_id))
+        try:
+            with write_transaction() as transaction:
+                transaction.save(_item(job), condition=condition)
+                counters.add_to_transaction(transaction, before, job)
+            return
+        except TransactWriteError:
+            continue  # it changed since it was read: read it again
+    raise RuntimeError(f"job {job.id} kept changing while it was replaced")
 
 
 def insert_queued_job(new: NewJob) -> None:
@@ -695,13 +756,15 @@ def insert_queued_job(new: NewJob) -> None:
 
     The ids must be new: they come from counters, so a failed condition is a bug (answered 500), never
     something a client caused."""
-    with write_transaction() as transaction:
+    def build(transaction: TransactWrite) -> None:
         transaction.save(_item(new.job), condition=Job.id.does_not_exist())
+        counters.add_to_transaction(transaction, None, new.job)
         transaction.save(to_item(new.data, JobData), condition=JobData.job_id.does_not_exist())
         if new.event is not None:
             transaction.save(to_item(new.event, TriggerEvent), condition=TriggerEvent.id.does_not_exist())
         for link in new.links:
             transaction.save(to_item(link, JobInputFile))
+    commit(build)
 
 
 def hide_from_history(job_id: int) -> bool:

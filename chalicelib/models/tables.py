@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
+import time
 from functools import lru_cache
 from typing import Any, Callable, Hashable, Iterable, Sequence, TypeVar, cast
 
@@ -80,6 +82,32 @@ def write_transaction() -> TransactWrite:
         if current.caches.transaction_connection is None:
             current.caches.transaction_connection = Connection(region=current.settings.region)
         return TransactWrite(connection=current.caches.transaction_connection)
+
+
+CONFLICT_TRIES = 4
+
+
+def conflicted(error: Exception) -> bool:
+    """A transaction cancelled only because another one was changing one of its items at the same moment
+    (no condition failed): sending it again is safe, and what DynamoDB advises."""
+    reasons = [reason for reason in getattr(error, "cancellation_reasons", None) or () if reason is not None]
+    return bool(reasons) and all(reason.code == "TransactionConflict" for reason in reasons)
+
+
+def commit(build: Callable[[TransactWrite], None], new_transaction: Callable[[], TransactWrite] | None = None) -> None:
+    """Run one transaction that `build` fills, sent again (after a short jittered pause) while it only
+    conflicted with another: the job counters are shared items, so two changes at the same moment can
+    collide on a counter shard. Any other refusal is raised as it is."""
+    from pynamodb.exceptions import TransactWriteError
+    for attempt in range(CONFLICT_TRIES):
+        try:
+            with (new_transaction or write_transaction)() as transaction:
+                build(transaction)
+            return
+        except TransactWriteError as error:
+            if attempt + 1 == CONFLICT_TRIES or not conflicted(error):
+                raise
+            time.sleep(random.uniform(0.005, 0.02) * 2 ** attempt)
 
 
 R = TypeVar("R")
@@ -164,6 +192,30 @@ class Counter(BaseModel):
         pass
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
+
+
+# --- job counts ------------------------------------------------------------------------------------
+
+COUNT_SLOTS = 100
+
+
+@_table("job-counts")
+class JobCount(BaseModel):
+    """One shard of a job counter (`chalicelib.models.counters`): `value` for a plain counter, or slots
+    `s00`..`s99` for a time container (the minutes of an hour, the hours of a day, ...). Only ever changed
+    by ADD inside the transaction of the state change it counts."""
+    class Meta(BaseModel.Meta):
+        pass
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(null=True)
+    for _slot in range(COUNT_SLOTS):
+        locals()[f"s{_slot:02d}"] = NumberAttribute(null=True)
+    del _slot
+
+
+def count_slot(number: int) -> NumberAttribute:
+    """The attribute of time slot `number` (0-99) of a `JobCount` item."""
+    return cast(NumberAttribute, getattr(JobCount, f"s{number:02d}"))
 
 
 # --- jobs ------------------------------------------------------------------------------------------
@@ -632,6 +684,10 @@ class BulkOperation(BaseModel):
     changed = NumberAttribute(default=0)
     skipped = NumberAttribute(default=0)
     chunks = NumberAttribute(default=0)
+    # The next chunk to record and where it starts: each chunk's counts are added by one write conditioned on
+    # `position`, so a retried chunk or a resumed operation adds them once (services.bulk_jobs).
+    position = NumberAttribute(null=True)
+    cursor = UnicodeAttribute(null=True)
     started = UTCDateTimeAttribute()
     ended = UTCDateTimeAttribute(null=True)
     error = UnicodeAttribute(null=True)       # the failed chunk's error name (set by the state machine)

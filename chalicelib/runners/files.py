@@ -10,6 +10,7 @@ import json
 import mimetypes
 import os
 import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,14 +71,48 @@ def inside(root: str, key: str) -> Path:
         raise OutsideWorkspace(f"{key!r} resolves outside its workspace (a symbolic link leaves it)") from None
 
 
+_COPY_CHUNK = 1024 * 1024
+
+
+def open_inside(root: str, key: str) -> int:
+    """A read-only descriptor of `root/key`, known to be a regular file inside `root` *as opened*.
+
+    Checking the path and then copying it could be raced: a folder or the file swapped for a symbolic link
+    between the check and the copy would be followed out of the workspace. So the file is opened first and the
+    descriptor itself is checked (on Linux, `/proc/self/fd/N` names what was opened; elsewhere its device and
+    inode must be those of the checked real path), and the bytes are then read from that descriptor only."""
+    path = inside(root, key)  # the early, readable refusal
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OutsideWorkspace(f"{key!r} is not a regular file")
+        real_root = os.path.realpath(root)
+        proc = f"/proc/self/fd/{descriptor}"
+        if os.path.exists(proc):
+            opened = os.readlink(proc)
+        else:
+            opened = os.path.realpath(path)
+            if (os.stat(opened).st_dev, os.stat(opened).st_ino) != (status.st_dev, status.st_ino):
+                raise OutsideWorkspace(f"{key!r} changed while it was opened")
+        if os.path.commonpath([real_root, opened]) != real_root:
+            raise OutsideWorkspace(f"{key!r} resolves outside its workspace (a symbolic link leaves it)")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
 def fetch(source: InputFile, target: Path) -> None:
     """Copies one input file from its workspace to `target`. In a `host` workspace, the file's real path must
     stay inside the workspace's: a symbolic link pointing out of it is refused (OutsideWorkspace)."""
     broker = source.broker.get("broker", {})
     key = check_relative_path(source.file_path)
     if broker.get("type") == "host":
-        real = os.path.realpath(inside(broker["host_path"], key))
-        shutil.copyfile(real, target)  # a copy, never a link: the job may write it
+        descriptor = open_inside(broker["host_path"], key)
+        with os.fdopen(descriptor, "rb") as opened, open(target, "wb") as copy:
+            shutil.copyfileobj(opened, copy, _COPY_CHUNK)  # a copy, never a link: the job may write it
     elif broker.get("type") == "s3":
         from chalicelib.aws import client
         client("s3").download_file(broker["bucket_name"], key, str(target))

@@ -8,6 +8,11 @@
    conditional update per job that is eligible (0 writes for the others; JOBS_BULK_WRITERS at once),
    records the chunk's counts on the operation (one write) and returns the next cursor. Two state
    transitions per chunk.
+   Exact counts: the operation stores the next chunk's `position` and start `cursor`; a chunk always does the
+   chunk stored there and records its counts with one write conditioned on that position, so a retried
+   chunk (its first try recorded) or an operation resumed after a restart never adds a chunk twice. Left
+   short, not doubled: a chunk stopped (killed, timed out) after its job writes and before that record; the
+   jobs it changed have left the range and are not read again (docs/api.md, "Bulk counts").
 3. The operation acts on the jobs as they were last modified before it was requested: the key range
    ends just before the request time. That is what the operator saw, and it keeps the paging stable
    (every job this operation changes moves past the range, so it is never read twice).
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +48,7 @@ from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge, StaleUpda
 from chalicelib.models import bulk as bulk_store
 from chalicelib.models import catalog, executions, job_state
 from chalicelib.models import jobs as job_store
-from chalicelib.params import check_range
+from chalicelib.params import MAX_ID, BodySpec, Field, check_range
 from chalicelib.timeutil import iso, parse_timestamp
 from chalicelib.wiring import services
 
@@ -62,18 +68,66 @@ IGNORED = ("url",)  # the original console sends its own URL in the body
 
 
 # --- the body ---------------------------------------------------------------------------------------
+# A list field takes a value, a list of values, or a list holding lists of values (`[["ALGORITHM"]]`, as the
+# original console sends some): flattened, one level. Ids are integers 0 to 2**63-1, or strings of 1-18 digits.
+MAX_NAME = 1024
+ID_STRING = r"^[0-9]{1,18}$"
+_ID_STRING = re.compile(ID_STRING)
+
+
+def _list_schema(item: dict[str, Any], description: str, max_items: int = MAX_LIST_VALUES) -> dict[str, Any]:
+    inner = {"type": "array", "maxItems": max_items, "items": item}
+    return {"description": description, "nullable": True, "anyOf": [
+        item, {"type": "array", "maxItems": max_items, "items": {"anyOf": [item, inner]}}]}
+
+
+_ID = {"anyOf": [{"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID},
+                 {"type": "string", "pattern": ID_STRING}]}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
+_PAIR = {"type": "object", "additionalProperties": False, "required": ["name", "version"],
+         "properties": {"name": _NAME, "version": _NAME}}
+
+
+def _list_field(name: str, item: dict[str, Any], description: str, max_items: int = MAX_LIST_VALUES) -> Field:
+    return Field(name, "any", schema=_list_schema(item, description, max_items))
+
+
+def body_schema(kind: str) -> BodySpec:
+    """The bulk body of `kind` (cancel or requeue): what `parse_request` accepts, for the OpenAPI document. The
+    scalar fields are checked by it at the door; the list fields by `parse_request` itself, as described."""
+    fields = [
+        Field("started", "datetime", "Only jobs last modified at or after this time."),
+        Field("ended", "datetime", "Only jobs last modified at or before this time (after `started`)."),
+        _list_field("status", {"type": "string", "enum": list(JOB_STATUSES)}, "One status.", max_items=1),
+        *(_list_field(name, _ID, "Ids (at most 1000: 413 above).") for name in INT_LISTS),
+        _list_field("job_types", _PAIR, "Job types by name and version (each must exist)."),
+        _list_field("job_type_names", _NAME, "Job type names (every version)."),
+        _list_field("error_categories", {"type": "string", "enum": list(ERROR_CATEGORIES)}, "Error categories."),
+        Field("is_superseded", "boolean"),
+        Field("all", "boolean", "Required (true) when no filter is given: act on every job."),
+        Field("reason", "string", "Stored on the operation and on each job changed.", max_length=1000),
+        Field("dry_run", "boolean", "Only count the jobs that would change (200 `{count, job_ids}`)."),
+    ]
+    if kind == "requeue":
+        fields.append(Field("priority", "integer", "Queue priority of the requeued jobs (as when a job is queued).",
+                            minimum=1))
+    return BodySpec(f"Bulk{kind.capitalize()}", tuple(fields), ignored=IGNORED)
+
+
+BODIES = {kind: body_schema(kind) for kind in KINDS}
+
 
 def _flat_list(body: dict, name: str) -> list:
-    """A scalar is a one-element list; nested lists (`[["ALGORITHM"]]`) are flattened."""
+    """A scalar is a one-element list; a list's lists (one level) are flattened."""
     value = body.get(name)
     if value is None:
         return []
-    items = value if isinstance(value, list) else [value]
     flat: list = []
-    while items:
-        head, items = items[0], items[1:]
+    for head in value if isinstance(value, list) else [value]:
         if isinstance(head, list):
-            items = head + items
+            if any(isinstance(item, list) for item in head):
+                raise InvalidInput(f'"{name}" nests lists more than two deep', field=name)
+            flat.extend(head)
         else:
             flat.append(head)
     return flat
@@ -82,10 +136,10 @@ def _flat_list(body: dict, name: str) -> list:
 def _ints(body: dict, name: str) -> list[int]:
     values = []
     for item in _flat_list(body, name):
-        if isinstance(item, str) and item.strip().isdigit():
+        if isinstance(item, str) and _ID_STRING.match(item):
             item = int(item)
-        if not isinstance(item, int) or isinstance(item, bool):
-            raise InvalidInput(f'"{name}" must be a list of integers', field=name)
+        if not isinstance(item, int) or isinstance(item, bool) or not 0 <= item <= MAX_ID:
+            raise InvalidInput(f'"{name}" must be a list of integers (ids from 0 to {MAX_ID})', field=name)
         values.append(item)
     return values
 
@@ -93,8 +147,8 @@ def _ints(body: dict, name: str) -> list[int]:
 def _strings(body: dict, name: str, choices: tuple[str, ...] | None = None) -> list[str]:
     values = []
     for item in _flat_list(body, name):
-        if not isinstance(item, str):
-            raise InvalidInput(f'"{name}" must be a list of strings', field=name)
+        if not isinstance(item, str) or not 1 <= len(item) <= MAX_NAME:
+            raise InvalidInput(f'"{name}" must be a list of strings of 1 to {MAX_NAME} characters', field=name)
         if choices is not None and item not in choices:
             raise InvalidInput(f'Invalid value for "{name}": "{item}"', field=name)
         values.append(item)
@@ -114,7 +168,8 @@ def _job_type_pairs(body: dict) -> list[tuple[str, str]]:
     pairs = []
     for item in _flat_list(body, "job_types"):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
-                or not isinstance(item.get("version"), str) or set(item) - {"name", "version"}:
+                or not isinstance(item.get("version"), str) or set(item) - {"name", "version"} \
+                or not 1 <= len(item["name"]) <= MAX_NAME or not 1 <= len(item["version"]) <= MAX_NAME:
             raise InvalidInput('"job_types" must be a list of {"name": ..., "version": ...} (nothing else)',
                                field="job_types")
         pairs.append((item["name"], item["version"]))
@@ -134,11 +189,9 @@ class BulkRequest:
 def parse_request(kind: str, body: dict, now: datetime | None = None, scope: Scope = EVERYTHING) -> BulkRequest:
     """Validate the body and compile it to a JobFilter (job type names and pairs resolved to ids)."""
     now = now or clock.now()
-    allowed = FILTER_FIELDS + OPTIONS if kind == "requeue" else FILTER_FIELDS + ("reason", "dry_run", "all")
-    unknown = sorted(set(body) - set(allowed) - set(IGNORED))
-    if unknown:
-        # A misspelt filter would silently widen what is canceled: refuse it.
-        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}", field=unknown[0])
+    # Unknown fields are refused (a misspelt filter would silently widen what is canceled), and each scalar
+    # field is checked as the document states it.
+    BODIES[kind].check(body)
     started, ended = _time(body, "started", now), _time(body, "ended", now)
     check_range("started", started, "ended", ended)
     statuses = _strings(body, "status", JOB_STATUSES)
@@ -353,17 +406,25 @@ def _process_at_once(operation_id: int) -> bool:
         return False
 
 
-def process_chunk(operation_id: int, cursor: str | None) -> dict[str, Any]:
-    """One chunk of an operation (the state machine's task): returns the next cursor and whether it is done."""
+def process_chunk(operation_id: int, cursor: str | None = None) -> dict[str, Any]:
+    """One chunk of an operation (the state machine's task): returns the next cursor and whether it is done.
+
+    The chunk is the one the operation records as next (`position`, `cursor`), not the one the event names: a
+    retried call whose first try was recorded, or an operation resumed from the beginning after a restart, goes
+    on from where the counts stand, so each chunk's counts are added once. `cursor` (the state machine's) is
+    only logged when it differs from the stored one."""
     operation = bulk_store.get_operation(operation_id, consistent=True)
     if operation is None:
         raise NotFound(f"bulk operation {operation_id} does not exist")
     if operation.state != "RUNNING":
         return {"operation_id": str(operation_id), "cursor": None, "done": True}
+    position = operation.position
+    if cursor != operation.cursor:
+        log.info("bulk operation %s: chunk %s starts at the stored cursor, not the event's", operation_id, position)
     # The jobs as they were last modified before the operation was requested: what the operator saw. Every
     # job it changes moves past that bound, so paging stays stable and no job is read twice.
     rows, following = job_store.chunk_of(filter_from_json(operation.job_filter),
-                                         operation.started - timedelta(milliseconds=1), cursor, CHUNK_SIZE)
+                                         operation.started - timedelta(milliseconds=1), operation.cursor, CHUNK_SIZE)
     now = clock.now()
     candidates = [job for job in rows if eligible(operation.kind, job)]
     max_tries = {}
@@ -376,23 +437,29 @@ def process_chunk(operation_id: int, cursor: str | None) -> dict[str, Any]:
         _apply_all(operation, candidates, max_tries, now, changed, wake)
     except Exception:
         # Throttled (the state machine retries the chunk with backoff) or a bug: count what changed first.
-        _record_partial(operation_id, changed, wake, now)
+        _record_partial(operation_id, position, changed, wake)
         raise
     if wake:
         _send_wake_ups(wake)
     done = following is None
-    bulk_store.record_chunk(operation_id, len(rows), len(changed), now, done)
+    if not bulk_store.record_chunk(operation_id, position, len(rows), len(changed), following, now, done):
+        # Recorded by another call of the same chunk meanwhile, or the operation ended: go on from what is stored.
+        log.warning("bulk operation %s: chunk %s was recorded already", operation_id, position)
+        current = bulk_store.get_operation(operation_id, consistent=True)
+        if current is None or current.state != "RUNNING":
+            return {"operation_id": str(operation_id), "cursor": None, "done": True}
+        return {"operation_id": str(operation_id), "cursor": current.cursor, "done": False}
     return {"operation_id": str(operation_id), "cursor": following, "done": done}
 
 
-def _record_partial(operation_id: int, changed: list[int], wake: list[tuple[int, int, int]], now: datetime) -> None:
+def _record_partial(operation_id: int, position: int, changed: list[int], wake: list[tuple[int, int, int]]) -> None:
     """A chunk failing part way: the jobs it changed have left the operation's range, so its retry will not
     read them again. Count them now (and wake the requeued ones) so the operation's totals stay right."""
     try:
         if wake:
             _send_wake_ups(wake)
         if changed:
-            bulk_store.record_chunk(operation_id, len(changed), len(changed), now, False)
+            bulk_store.record_partial(operation_id, position, len(changed))
     except Exception:  # noqa: BLE001 - the chunk's own error is the one to report
         log.exception("recording the partial progress of bulk operation %s failed", operation_id)
 

@@ -11,7 +11,7 @@ from chalicelib.errors import InvalidInput
 from chalicelib.models import catalog, nodes, settings
 from chalicelib.models import jobs as job_store
 from chalicelib.openapi import VERSION
-from chalicelib.params import Body, QueryParams, check_range, optional_time
+from chalicelib.params import Body, BodySpec, Field, QueryParams, check_range, optional_time
 from chalicelib.timeutil import iso
 from chalicelib.views.console import cluster_status, queue_row, running_row
 from chalicelib.views.job_types import job_type_base
@@ -31,8 +31,16 @@ def scheduler() -> dict:
             "system_logging_level": state.get("system_logging_level", "INFO")}
 
 
+LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SCHEDULER_BODY = BodySpec("SchedulerUpdate", (
+    Field("is_paused", "boolean", "While paused nothing is dispatched; running jobs go on."),
+    Field("system_logging_level", "string", "Log level of the service.", max_length=16,
+          enum=LOGGING_LEVELS + tuple(level.lower() for level in LOGGING_LEVELS)),
+), ignored=("num_message_handlers",))
+
+
 def update_scheduler(body: dict) -> dict:
-    fields = Body(body, ("is_paused", "system_logging_level"), ignored=("num_message_handlers",))
+    fields = Body(body, SCHEDULER_BODY)
     state = dict(settings.get(SCHEDULER, {}, max_age=0))
     paused = fields.boolean("is_paused")
     level = fields.string("system_logging_level", max_length=16)

@@ -15,7 +15,7 @@ from chalicelib.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
 from chalicelib.models.ids import next_id
-from chalicelib.params import Body, QueryParams, check_range, int_list, optional_time, parse_bool
+from chalicelib.params import Body, BodySpec, Field, QueryParams, check_range, int_list, optional_time, parse_bool
 from chalicelib.storage import broker_for, check_file_name, check_relative_path, validate_broker
 from chalicelib.timeutil import iso, parse_timestamp
 
@@ -29,8 +29,40 @@ _SOURCE_FIELDS = ("source_sensor_class", "source_sensor", "source_collection", "
 _TIME_FIELDS = ("data_started", "data_ended", "source_started", "source_ended")
 
 
+FILE_NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,249}$"  # storage.check_file_name
+WORKSPACE_BODY = BodySpec("WorkspaceCreate", (
+    Field("name", "string", "1-50 lower-case letters, digits, `-` or `_` (unique: 409 when taken).", required=True,
+          max_length=50, pattern=_NAME.pattern, message='"name" must be 1-50 lower-case letters, digits, "-" or "_"'),
+    Field("title", "string", max_length=1024), Field("description", "string", max_length=4096),
+    Field("base_url", "string", max_length=1024), Field("is_active", "boolean"),
+    Field("configuration", "object", "`{\"broker\": {\"type\": \"host\", \"host_path\": ...}}` (an existing "
+          "absolute folder inside JOBS_HOST_WORKSPACE_ROOTS) or `{\"broker\": {\"type\": \"s3\", \"bucket_name\": "
+          "...}}` (a valid bucket name); nothing else.", required=True,
+          schema={"example": {"broker": {"type": "host", "host_path": "/data/ws"}}}),
+))
+UPLOAD_BODY = BodySpec("UploadRequest", (
+    Field("workspace", "string", "An active `s3` workspace's name.", required=True, max_length=1024, pattern=r"\S"),
+    Field("file_name", "string", "A plain file name.", required=True, max_length=250, pattern=FILE_NAME_PATTERN,
+          validator=check_file_name),
+    Field("media_type", "string", max_length=255),
+))
+FILE_BODY = BodySpec("FileCreate", (
+    Field("workspace", "string", "An active workspace's name.", required=True, max_length=1024, pattern=r"\S"),
+    Field("file_name", "string", "A plain file name (required with `content_base64`).", max_length=250,
+          pattern=FILE_NAME_PATTERN, validator=check_file_name),
+    Field("file_path", "string", "A file already in the workspace (exactly one of `file_path` and "
+          "`content_base64`).", max_length=1024),
+    Field("media_type", "string", max_length=255),
+    Field("content_base64", "string", f"The file's bytes, base64 (at most {MAX_UPLOAD_BYTES} bytes: 413 above).",
+          max_length=MAX_UPLOAD_BASE64, schema={"format": "byte"}),
+    Field("data_type_tags", "array", items=Field("tag", "string", required=True)),
+    *(Field(name, "string", max_length=1024) for name in _SOURCE_FIELDS),
+    *(Field(name, "datetime") for name in _TIME_FIELDS),
+))
+
+
 def create_workspace(body: dict[str, Any]) -> WorkspaceRecord:
-    fields = Body(body, ("name", "title", "description", "base_url", "is_active", "configuration"))
+    fields = Body(body, WORKSPACE_BODY)
     name = fields.string("name", required=True)
     assert name is not None  # required=True: Body.string raises rather than return None
     if not _NAME.match(name):
@@ -64,7 +96,7 @@ def upload_url(body: dict[str, Any]) -> dict[str, Any]:
     """Where to PUT a file too large for `content_base64` (an `s3` workspace): a presigned URL valid 15 minutes
     and the `file_path` it lands at. Nothing is recorded yet: once the PUT is done, `POST /v6/files/` with that
     `file_path` registers the file, which checks the object is there and takes its size from it."""
-    fields = Body(body, ("workspace", "file_name", "media_type"))
+    fields = Body(body, UPLOAD_BODY)
     workspace = _workspace(fields.string("workspace", required=True))
     file_name = fields.string("file_name", required=True, max_length=250)
     assert file_name is not None  # required=True
@@ -85,11 +117,10 @@ def _too_large() -> str:
 
 def add_file(body: dict[str, Any], principal: Principal, project: str | None) -> FileRecord:
     """Register a file that sits in a workspace (`file_path`) or upload one (`content_base64`)."""
-    fields = Body(body, ("workspace", "file_name", "file_path", "media_type", "content_base64", "data_type_tags")
-                  + _SOURCE_FIELDS + _TIME_FIELDS)
     raw_content = body.get("content_base64")
     if isinstance(raw_content, str) and len(raw_content) > MAX_UPLOAD_BASE64:
-        raise PayloadTooLarge(_too_large())
+        raise PayloadTooLarge(_too_large())  # before the field checks: too large is a 413, not a 400
+    fields = Body(body, FILE_BODY)
     workspace = _workspace(fields.string("workspace", required=True))
     media_type = fields.string("media_type", max_length=255)
     content = fields.string("content_base64", max_length=MAX_UPLOAD_BYTES * 2)

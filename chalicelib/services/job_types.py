@@ -10,12 +10,22 @@ from chalicelib.auth import Principal
 from chalicelib.domain import JobTypeRecord
 from chalicelib.errors import InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.models import catalog, files
-from chalicelib.params import Body, QueryParams, int_list, optional_bool
+from chalicelib.params import Body, BodySpec, Field, QueryParams, int_list, optional_bool
 from chalicelib.seed import Manifest, job_type_errors, validate_configuration, validate_manifest, workspaces_used
 from chalicelib.seed.data import json_size
 
-JOB_TYPE_FIELDS = ("docker_image", "manifest", "configuration", "is_active", "is_paused", "max_scheduled",
-                   "max_tries", "icon_code", "is_published")
+BODY = BodySpec("JobTypeCreate", (
+    Field("docker_image", "string", "The image the job runs in.", required=True, max_length=1024, pattern=r"\S"),
+    Field("manifest", "object", "Seed manifest (seedVersion 1.0.0), validated against the Seed schema; errors name "
+          "the field.", required=True),
+    Field("configuration", "object", "Default configuration of the jobs (`output_workspaces`, `mounts`, "
+          "`settings`, `priority`), checked against the manifest."),
+    Field("is_active", "boolean"), Field("is_paused", "boolean"),
+    Field("max_scheduled", "integer", "Jobs of this type running at once.", minimum=1),
+    Field("max_tries", "integer", "Tries of a job before it stays FAILED.", minimum=1),
+    Field("icon_code", "string", max_length=16), Field("is_published", "boolean"),
+), ignored=("auto_update",))
+JOB_TYPE_FIELDS = BODY.field_names()
 # A job type is one DynamoDB item (at most 400 KB) holding its manifest, its configuration and, again, the
 # manifest's title and description: sizes as UTF-8 JSON, checked before anything is written.
 MAX_MANIFEST_BYTES = 128 * 1024
@@ -30,7 +40,7 @@ class Registered:
 
 
 def register_job_type(body: dict[str, Any], principal: Principal, project: str | None) -> Registered:
-    fields = Body(body, JOB_TYPE_FIELDS, ignored=("auto_update",))
+    fields = Body(body, BODY)
     docker_image = fields.string("docker_image", required=True)
     _check_sizes(body)
     manifest = validate_manifest(fields.obj("manifest", required=True))

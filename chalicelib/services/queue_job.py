@@ -28,18 +28,39 @@ from chalicelib.domain import EventRecord, FileRecord, JobDataRecord, JobRecord,
 from chalicelib.errors import Forbidden, InvalidInput, NotFound
 from chalicelib.models import catalog, files, idempotency
 from chalicelib.models import jobs as job_store
+from chalicelib.models.counters import MAX_ITEMS_PER_INSERT as MAX_COUNTER_ITEMS
 from chalicelib.models.ids import next_id
-from chalicelib.params import Body
+from chalicelib.params import Body, BodySpec, Field
 from chalicelib.seed import Manifest, merge_configuration, requested_file_ids, validate_job_input
 from chalicelib.timeutil import iso
 from chalicelib.views.history import input_parameters
 
 logger = Logger(service="jobs")
 
-BODY_FIELDS = ("job_type_id", "input", "configuration", "description")
 MAX_DESCRIPTION = 1024
-# A transaction holds at most 100 items: the job, its data, its event and one link per input file.
-MAX_INPUT_FILES = 97
+BODY = BodySpec("JobCreate", (
+    Field("job_type_id", "integer", "The job type to run (unknown: 404; inactive: 400).", required=True, minimum=0),
+    Field("input", "object", "Data JSON: `files` (input name -> file ids) and `json` (input name -> value), "
+          "checked against the job type's Seed interface.", required=True, schema={
+              "additionalProperties": False, "properties": {
+                  "files": {"type": "object", "additionalProperties": {
+                      "type": "array", "items": {"type": "integer"}, "minItems": 1}},
+                  "json": {"type": "object"}, "version": {"type": "string", "enum": ["6", "7"]}}}),
+    Field("configuration", "object", "`priority` (integer >= 1, lower runs first, default 100), "
+          "`output_workspaces`, `mounts`, `settings`: merged over the job type's.", schema={
+              "additionalProperties": False, "properties": {
+                  "priority": {"type": "integer", "minimum": 1, "default": 100},
+                  "output_workspaces": {"type": "object", "properties": {
+                      "default": {"type": "string"},
+                      "outputs": {"type": "object", "additionalProperties": {"type": "string"}}}},
+                  "mounts": {"type": "object"},
+                  "settings": {"type": "object", "additionalProperties": {"type": "string"}}}}),
+    Field("description", "string", "Free text.", max_length=MAX_DESCRIPTION),
+))
+BODY_FIELDS = BODY.field_names()
+# A transaction holds at most 100 items: the job, its data, its event, its counters (at most 14 items,
+# chalicelib.models.counters) and one link per input file.
+MAX_INPUT_FILES = 100 - 3 - MAX_COUNTER_ITEMS
 MIB = 1024 * 1024
 
 
@@ -88,7 +109,7 @@ class _Checked:
 
 
 def _check(body: dict[str, Any]) -> _Checked:
-    fields = Body(body, BODY_FIELDS)
+    fields = Body(body, BODY)
     job_type_id = fields.integer("job_type_id", required=True)
     assert job_type_id is not None  # required=True: Body.integer raises rather than return None
     raw_input = fields.obj("input", required=True)

@@ -5,7 +5,9 @@
    on the Fargate pseudo node: an ECS task's end is heard from its state-change event);
 3. RUNNING executions past their timeout (plus JOBS_TIMEOUT_GRACE_SECONDS, a minute by default) that a
    runner missed are stopped and end with `timeout` (for ECS tasks, this is how timeouts are enforced);
-4. QUEUED jobs not dispatched for JOBS_REDISPATCH_SECONDS get their dispatch message again.
+4. QUEUED jobs not dispatched for JOBS_REDISPATCH_SECONDS get their dispatch message again;
+5. at most every JOBS_COUNT_REPAIR_SECONDS (a day), the job counters are recomputed from the jobs and any
+   drift is fixed and reported (metric `JobService/CounterDriftFixed`, a warning in the log): never silently.
 Every change is conditional, so two sweeps at once, or a sweep racing a runner, do no harm.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime, timedelta
 
 from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.models import executions, nodes
+from chalicelib.models import counters, executions, nodes
 from chalicelib.models import jobs as job_store
 from chalicelib.services import execution_events
 from chalicelib.wiring import services
@@ -51,8 +53,33 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             if current is not None:
                 current.runner.stop(execution.cluster_id)
     summary["redispatched"] = _redispatch(now - timedelta(seconds=settings.redispatch_seconds), now)
+    summary["counter_drift_fixed"] = _repair_counters(now, settings.count_repair_seconds)
     _emit_oldest_queued_age(now)
     return summary
+
+
+def _repair_counters(now: datetime, interval_seconds: int) -> int:
+    """The counters' repair when it is due (one sweep claims it); how much drift it fixed (the sum of the
+    changes' sizes), reported as a metric and a warning whenever it is not zero."""
+    if not counters.claim_repair(now, interval_seconds):
+        return 0
+    fixes = counters.repair()
+    fixed = sum(abs(change) for change in fixes.values())
+    if fixed:
+        logger.warning("job counters had drifted; fixed: %s", ", ".join(counters.describe(fixes)[:50]))
+    _emit("CounterDriftFixed", fixed, "Count")
+    return fixed
+
+
+def _emit(name: str, value: float, unit: str) -> None:
+    """An EMF metric `JobService/<name>` (dimensions service=sweeps and stack), in Lambda only."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    from aws_lambda_powertools import Metrics
+    metrics = Metrics(namespace="JobService", service="sweeps")
+    metrics.add_dimension(name="stack", value=get_settings().table_prefix.rstrip("-"))
+    metrics.add_metric(name=name, unit=unit, value=value)
+    metrics.flush_metrics()
 
 
 def _emit_oldest_queued_age(now: datetime) -> None:

@@ -14,6 +14,7 @@ from chalicelib.models import jobs as job_store
 from chalicelib.models.executions import insert_execution
 from chalicelib.services import bulk_jobs
 from local.emulated_aws import resume_bulk_operations
+from tests.functional.assertions import assert_counts_exact
 from tests.functional.jobs_world import build_world
 
 
@@ -47,7 +48,8 @@ def add_executions(world) -> None:
 def world(api):
     built = build_world()
     add_executions(built)
-    return built
+    yield built
+    assert_counts_exact()  # whatever the operation did, the job counters moved with the jobs
 
 
 def statuses(world) -> dict[int, str]:
@@ -318,25 +320,39 @@ def test_a_repeated_start_does_not_run_twice(api, world):
 
 
 def throttling() -> Exception:
-    from pynamodb.exceptions import UpdateError, VerboseClientError
-    return UpdateError("slow down", cause=VerboseClientError(
-        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"))
+    from pynamodb.exceptions import TransactWriteError, VerboseClientError
+    return TransactWriteError("slow down", cause=VerboseClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems"))
+
+
+def refused_transactions(job_state, refuse_call):
+    """`job_state.write_transaction` whose transactions are refused for throttling when `refuse_call()` says
+    so (their writes never sent), committed otherwise."""
+    import contextlib
+    real = job_state.write_transaction
+
+    @contextlib.contextmanager
+    def transaction():
+        if not refuse_call():
+            with real() as committed:
+                yield committed
+            return
+        yield real()  # collects the writes, never sends them
+        raise throttling()
+    return transaction
 
 
 def test_a_throttled_write_is_retried_not_skipped(api, world, monkeypatch):
     import threading
 
     from chalicelib.models import job_state
-    update, lock, calls = job_state.update_item, threading.Lock(), []
+    lock, calls = threading.Lock(), []
 
-    def throttled_third_time(*args, **kwargs):
+    def third_time() -> bool:
         with lock:
             calls.append(1)
-            refuse = len(calls) == 3
-        if refuse:
-            raise throttling()
-        return update(*args, **kwargs)
-    monkeypatch.setattr(job_state, "update_item", throttled_third_time)
+            return len(calls) == 3
+    monkeypatch.setattr(job_state, "write_transaction", refused_transactions(job_state, third_time))
     monkeypatch.setattr(bulk_jobs, "CHUNK_SIZE", 4)
     queued = [j for j in world.jobs if j.status == "QUEUED"]
     assert len(queued) >= 3
@@ -351,10 +367,8 @@ def test_only_a_failed_precondition_counts_as_stale(api, world, monkeypatch):
     from chalicelib.errors import StaleUpdate, Throttled
     from chalicelib.models import job_state
 
-    def refuse(*args, **kwargs):
-        raise throttling()
     queued = next(j for j in world.jobs if j.status == "QUEUED")
-    monkeypatch.setattr(job_state, "update_item", refuse)
+    monkeypatch.setattr(job_state, "write_transaction", refused_transactions(job_state, lambda: True))
     with pytest.raises(Throttled):  # throttling is for a retry, never "the job moved on"
         job_state.cancel(queued, datetime.now(timezone.utc), {"id": 1, "kind": "cancel", "reason": None})
     monkeypatch.undo()
@@ -382,6 +396,57 @@ def test_an_operation_interrupted_by_a_restart_is_resumed_and_changes_each_job_o
     assert done["changed"] == len(queued)
     assert all(job_store.get_job(j.id).status == "CANCELED" for j in queued)
     assert resume_bulk_operations() == []  # nothing left to resume
+
+
+def _cancel_everything_operation(monkeypatch, chunk_size: int):
+    from chalicelib import clock
+    from chalicelib.models import bulk as bulk_store
+    monkeypatch.setattr(bulk_jobs, "CHUNK_SIZE", chunk_size)
+    request = bulk_jobs.parse_request("cancel", {"all": True})
+    return bulk_store.create_operation(
+        clock.now(), kind="cancel", filter=request.normalised, job_filter=bulk_jobs.filter_to_json(request.job_filter),
+        requested_by="admin", project="default", reason=None, priority=None)
+
+
+def _exact_counts(world) -> tuple[int, int, int]:
+    changed = sum(1 for job in world.jobs if job.status not in ("COMPLETED", "CANCELED"))
+    return len(world.jobs), changed, len(world.jobs) - changed
+
+
+def test_a_retried_chunk_and_a_resumed_operation_count_each_job_once(api, world, monkeypatch):
+    # Given an operation over every job (some of them left alone: counted as skipped) in chunks of 2
+    operation = _cancel_everything_operation(monkeypatch, 3)
+    expected = _exact_counts(world)
+    # When its first chunk runs, then runs again as a retried Lambda would (same event, first try recorded),
+    first = bulk_jobs.process_chunk(operation.id, None)
+    again = bulk_jobs.process_chunk(operation.id, None)
+    assert first["done"] is False and again["cursor"] != first["cursor"]  # the retry went on to the next chunk
+    # and the emulator restarts and resumes the operation from the beginning of its range
+    assert resume_bulk_operations() == [operation.id]
+    done = wait_for(api, f"/v6/jobs/bulk-operations/{operation.id}/")
+    # Then every job was matched once: the counts are exact
+    assert done["state"] == "SUCCEEDED", done
+    assert (done["matched"], done["changed"], done["skipped"]) == expected
+    assert done["chunks"] == -(-len(world.jobs) // 3)
+
+
+def test_a_chunk_recorded_by_another_call_meanwhile_adds_nothing(api, world, monkeypatch):
+    # Given an operation whose first chunk two calls read at the same time (both saw position 0)
+    from chalicelib.models import bulk as bulk_store
+    operation = _cancel_everything_operation(monkeypatch, 3)
+    stale = bulk_store.get_operation(operation.id, consistent=True)
+    bulk_jobs.process_chunk(operation.id, None)
+    after_first = bulk_store.get_operation(operation.id, consistent=True)
+    # When the second one records the same position
+    reads = iter([stale])
+    real_get = bulk_store.get_operation
+    monkeypatch.setattr(bulk_store, "get_operation", lambda *a, **k: next(reads, None) or real_get(*a, **k))
+    result = bulk_jobs.process_chunk(operation.id, None)
+    # Then its counts are not added, and it hands on the stored cursor
+    now = bulk_store.get_operation(operation.id, consistent=True)
+    assert (now.matched, now.changed, now.skipped, now.position) == (
+        after_first.matched, after_first.changed, after_first.skipped, 1)
+    assert result == {"operation_id": str(operation.id), "cursor": after_first.cursor, "done": False}
 
 
 def test_a_cancel_naming_a_few_jobs_is_applied_before_the_202(api, world, monkeypatch):
@@ -425,3 +490,18 @@ def test_larger_or_filtered_operations_stay_asynchronous(api, world, monkeypatch
     # Then each is left to the state machine
     assert [many.json_body["state"], filtered.json_body["state"]] == ["RUNNING", "RUNNING"]
     assert len(started) == 2
+
+
+def test_an_operation_counter_behind_its_table_never_hands_out_an_existing_id(api, world):
+    # Given three operations, and the id counter set back (a store restored from an older snapshot)
+    from chalicelib.models.tables import Counter
+    targets = [job.id for job in world.jobs if job.status == "QUEUED"]
+    ids = [api.post("/v6/jobs/cancel/", {"job_ids": [target]}).json_body["id"] for target in targets[:3]]
+    Counter("bulk_operation", value=0).save()
+    # When another operation is requested
+    response = api.post("/v6/jobs/cancel/", {"job_ids": [targets[3]]})
+    # Then it gets a new id past the table's (no 500), and the earlier operations are untouched
+    assert response.status_code == 202, response.body
+    assert response.json_body["id"] == max(ids) + 1
+    assert all(api.get(f"/v6/jobs/bulk-operations/{i}/").json_body["filter"] == {"job_ids": [t]}
+               for i, t in zip(ids, targets))

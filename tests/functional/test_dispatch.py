@@ -20,6 +20,7 @@ from chalicelib.services import execution_events
 from chalicelib.services.queue_job import queue_job
 from chalicelib.services.sweeps import sweep
 from local import sample_data as sd
+from tests.functional.assertions import assert_counts_exact
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -77,6 +78,7 @@ def dispatch_world(api, slots: int = 1) -> Iterator[dict]:
 def world(api, now):
     with dispatch_world(api) as built:
         yield built
+    assert_counts_exact()
 
 
 def submit(world, priority: int | None = None, job_type=None) -> int:

@@ -22,6 +22,7 @@ from chalicelib.models.tables import JobData, JobType
 from chalicelib.services import execution_events
 from local import sample_data as sd
 from tests.functional import races
+from tests.functional.assertions import assert_counts_exact
 from tests.functional.test_dispatch import deliver, dispatch_world, message, result, submit
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
@@ -45,6 +46,7 @@ def moments():
 def world(api, moments, monkeypatch):
     with dispatch_world(api, slots=3) as built:  # free slots: only a precondition can stop a second claim
         yield {**built, "bulk": races.Bulk(api, monkeypatch), "moments": moments}
+    assert_counts_exact()  # every race left the job counters exactly as the jobs add up
 
 
 # --- given / then helpers -------------------------------------------------------------------------------

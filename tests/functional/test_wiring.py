@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("name, value", [
     ("JOBS_AUTH_MODE", "gatewy"), ("JOBS_BULK_WRITERS", "eight"), ("JOBS_ANONYMOUS_READS", "maybe"),
-    ("JOBS_RETRY_BASE_SECONDS", "-1"),
+    ("JOBS_RETRY_BASE_SECONDS", "-1"), ("JOBS_COUNT_REPAIR_SECONDS", "10"),
 ])
 def test_a_bad_setting_refuses_to_start_naming_it(name, value):
     # Given a function environment with one setting mistyped

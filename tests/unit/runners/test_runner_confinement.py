@@ -132,3 +132,24 @@ def test_a_stored_manifest_naming_a_reserved_variable_never_runs(harness: Harnes
     assert result.failure == "task-launch"
     assert "reserves" in result.detail
     assert not marker.exists()
+
+
+def test_a_link_swapped_in_after_the_check_is_never_staged(harness: Harness, monkeypatch: pytest.MonkeyPatch):
+    # Given an input that is a plain file inside the workspace when it is checked, and a symbolic link to a file
+    # outside the moment after (the swap an attacker with write access to the workspace would race)
+    from chalicelib.runners import files
+    secret = _secret(harness)
+    harness.input_file("data/in.txt", b"harmless\n", 5)
+    checked = files.inside
+
+    def check_then_swap(root: str, key: str) -> Path:
+        path = checked(root, key)
+        path.unlink()
+        path.symlink_to(secret)
+        return path
+    monkeypatch.setattr(files, "inside", check_then_swap)
+    source = InputFile(file_id=5, file_name="in.txt", file_path="data/in.txt", workspace="in", broker=harness.in_broker)
+    # When a job stages it, Then what was opened is checked: refused, the secret is never copied
+    _assert_refused_before_the_command(harness, harness.run(harness.spec(COPY, files={"INPUT_FILE": [source]})))
+    assert not any("top secret" in p.read_text(errors="ignore") for p in harness.tmp.rglob("*")
+                   if p.is_file() and not p.is_symlink() and p != secret)
