@@ -154,8 +154,23 @@ class LocalWorkers:
                                current.settings.log_group or log_group_name(), handle_task_state_change,
                                self.stop_event)
         self.agent.start()
+        self._end_lost_tasks()
         for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps")):
             threading.Thread(target=target, name=name, daemon=True).start()
+
+    def _end_lost_tasks(self) -> None:
+        """Executions RUNNING on the Fargate pseudo node whose task the emulator no longer has (the emulator
+        keeps no ECS state across a restart) end `node-lost`, and are retried."""
+        from chalicelib.models import executions
+        from chalicelib.models import jobs as job_store
+        from chalicelib.runners.ecs import FARGATE_NODE_ID
+        from chalicelib.services.execution_events import fail_lost
+        running = [job for job in job_store.jobs_in_status("RUNNING") if job.node_id == FARGATE_NODE_ID]
+        found = executions.get_executions((job.id, job.num_exes) for job in running)
+        for job in running:
+            execution = found.get((job.id, job.num_exes))
+            if execution is None or not self.runner.has_task(execution.cluster_id):
+                fail_lost(job.id, job.num_exes, "the local stack restarted and its ECS task is gone")
 
     def _end_orphans(self) -> None:
         from chalicelib.models import jobs as job_store

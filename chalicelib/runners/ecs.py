@@ -245,6 +245,10 @@ class EcsRunner:
             self._client("ecs").stop_task(cluster=self.settings.cluster, task=arn, reason=f"scale: {reason}")
         return bool(arns)
 
+    def has_task(self, cluster_id: str) -> bool:
+        """Whether the execution's task is still running (or starting) in the cluster."""
+        return bool(self._task_arns(cluster_id))
+
     def free_slots(self) -> int:
         return self.settings.max_tasks - len(self._running_arns())
 

@@ -96,3 +96,19 @@ def test_the_stack_runs_jobs_as_ecs_tasks(stack):
             break
         time.sleep(0.3)
     assert (job["status"], job["num_exes"]) == ("COMPLETED", 2), job
+
+
+def test_a_job_whose_task_died_with_the_stack_runs_again_after_a_restart(tmp_path):
+    first = Stack(tmp_path, env=ECS)
+    try:
+        job_type = register(first, "napper", "sleep 4; echo rested > ${OUTPUT_DIR}/rest.out")
+        job_id = submit(first, job_type, b"x")
+        wait_for(first, job_id, ("RUNNING",))
+    finally:
+        first.kill()  # as a crash: the task's processes die with the worker, the emulator forgets its tasks
+    second = Stack(tmp_path, env=ECS)
+    try:
+        job = wait_for(second, job_id, ("COMPLETED", "FAILED"), seconds=60)
+        assert (job["status"], job["num_exes"]) == ("COMPLETED", 2), job
+    finally:
+        second.stop()
