@@ -12,6 +12,24 @@ HEADERS = {"Authorization": f"Bearer {TOKEN}", "Host": "bench"}
 
 
 
+def noop_job_type(base: str, headers: dict[str, str]) -> tuple[int, int]:
+    """Over HTTP on a running stack: a job type whose jobs run `true`, and an input file for them
+    (job type id, file id)."""
+    import base64
+
+    import requests
+
+    from local.sample_data import manifest
+    created = requests.post(f"{base}/v6/job-types/", headers=headers, json={
+        "docker_image": "true:1", "manifest": manifest("noop", command="true"),
+        "configuration": {"output_workspaces": {"default": "default"}, "settings": {"API_KEY": "k", "MODE": "m"}}})
+    assert created.status_code == 201, created.text
+    upload = requests.post(f"{base}/v6/files/", headers=headers, json={
+        "workspace": "default", "file_name": "in.txt", "content_base64": base64.b64encode(b"x").decode()})
+    assert upload.status_code == 201, upload.text
+    return int(created.json()["id"]), int(upload.json()["id"])
+
+
 @contextlib.contextmanager
 def bench_store():
     """Yields a function that returns a Chalice test client, inside a fresh moto account."""

@@ -17,7 +17,6 @@ one per state-change event delivered (one Lambda invocation each in AWS); the ta
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import statistics
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import publish
+from bench.common import noop_job_type, publish
 
 FREE = int(os.environ.get("BENCH_ECS_FREE", "5"))
 JOBS = int(os.environ.get("BENCH_ECS_JOBS", "40"))
@@ -107,17 +106,11 @@ def main() -> None:
     stack.start_workers()
     base = f"http://127.0.0.1:{stack.port}"
     headers = {"Authorization": "Bearer bench"}
-    from local.sample_data import manifest
-    job_type = requests.post(f"{base}/v6/job-types/", headers=headers, json={
-        "docker_image": "true:1", "manifest": manifest("noop", command="true"),
-        "configuration": {"output_workspaces": {"default": "default"}, "settings": {"API_KEY": "k", "MODE": "m"}},
-    }).json()["id"]
-    upload = requests.post(f"{base}/v6/files/", headers=headers, json={
-        "workspace": "default", "file_name": "in.txt", "content_base64": base64.b64encode(b"x").decode()}).json()
+    job_type, input_file = noop_job_type(base, headers)
 
     def submit(_: int) -> int:
         response = requests.post(f"{base}/v6/jobs/", headers=headers, json={
-            "job_type_id": job_type, "input": {"files": {"INPUT_FILE": [upload["id"]]}}})
+            "job_type_id": job_type, "input": {"files": {"INPUT_FILE": [input_file]}}})
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
 

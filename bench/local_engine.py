@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import requests
 
-from bench.common import REPO, publish
+from bench.common import REPO, noop_job_type, publish
 
 TOKEN = "bench"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -168,21 +168,13 @@ def query_figures(base: str, keys: dict) -> dict:
 
 
 def throughput(base: str) -> float:
-    from local.sample_data import manifest
-    created = requests.post(f"{base}/v6/job-types/", headers=AUTH, json={
-        "docker_image": "true:1", "manifest": manifest("noop", command="true"),
-        "configuration": {"output_workspaces": {"default": "default"}, "settings": {"API_KEY": "k", "MODE": "m"}}})
-    assert created.status_code == 201, created.text
-    job_type = created.json()["id"]
-    import base64
-    upload = requests.post(f"{base}/v6/files/", headers=AUTH, json={
-        "workspace": "default", "file_name": "in.txt", "content_base64": base64.b64encode(b"x").decode()}).json()
+    job_type, input_file = noop_job_type(base, AUTH)
     started = time.perf_counter()
     session = requests.Session()
     for _ in range(RUN_JOBS):
         response = session.post(f"{base}/v6/jobs/", headers=AUTH, json={
             "job_type_id": job_type, "configuration": {"priority": 1},
-            "input": {"files": {"INPUT_FILE": [upload["id"]]}}})
+            "input": {"files": {"INPUT_FILE": [input_file]}}})
         assert response.status_code == 201, response.text
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:

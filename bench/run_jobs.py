@@ -9,7 +9,6 @@ Run: `.venv/bin/python -m bench.run_jobs` (or `make bench`).
 """
 from __future__ import annotations
 
-import base64
 import os
 import statistics
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 import botocore.client
 import requests
 
-from bench.common import publish
+from bench.common import noop_job_type, publish
 
 JOBS = int(os.environ.get("BENCH_JOBS", "200"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "1"))
@@ -53,13 +52,7 @@ def main() -> None:
     slots = int(os.environ.get("JOBS_WORKER_SLOTS") or os.cpu_count() or 1)
     base = f"http://127.0.0.1:{stack.port}"
     headers = {"Authorization": "Bearer bench"}
-    from local.sample_data import manifest
-    job_type = requests.post(f"{base}/v6/job-types/", headers=headers, json={
-        "docker_image": "true:1", "manifest": manifest("noop", command="true"),
-        "configuration": {"output_workspaces": {"default": "default"}, "settings": {"API_KEY": "k", "MODE": "m"}},
-    }).json()["id"]
-    upload = requests.post(f"{base}/v6/files/", headers=headers, json={
-        "workspace": "default", "file_name": "in.txt", "content_base64": base64.b64encode(b"x").decode()}).json()
+    job_type, input_file = noop_job_type(base, headers)
     calls.clear()
     local = threading.local()
 
@@ -67,7 +60,7 @@ def main() -> None:
         if not hasattr(local, "session"):
             local.session = requests.Session()
         response = local.session.post(f"{base}/v6/jobs/", headers=headers, json={
-            "job_type_id": job_type, "input": {"files": {"INPUT_FILE": [upload["id"]]}}})
+            "job_type_id": job_type, "input": {"files": {"INPUT_FILE": [input_file]}}})
         assert response.status_code == 201, (response.status_code, response.text, response.request.url)
         return response.json()["id"]
 
