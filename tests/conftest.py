@@ -33,6 +33,18 @@ def _write_tokens() -> None:
 _write_tokens()
 
 
+@pytest.fixture
+def only_fake_aws_credentials(monkeypatch):
+    """No AWS_* setting of the developer's but fake credentials: an AWS_ENDPOINT_URL or AWS_PROFILE would send
+    the calls past mock_aws (for tests that build their own emulator rather than use `fresh_aws`)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
 @contextlib.contextmanager
 def fresh_aws(workspace: Path):
     """A fresh moto account with every table created and the store prepared."""

@@ -4,7 +4,6 @@ journal replays every acknowledged write, and only those, onto the snapshot."""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import boto3
@@ -19,13 +18,7 @@ NOW_MS = int(time.time() * 1000)
 
 
 @pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def aws_credentials(only_fake_aws_credentials):
     yield
     engine_module.uninstall()
 

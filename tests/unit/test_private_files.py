@@ -19,13 +19,7 @@ from tests.unit.test_engine import fill
 
 
 @pytest.fixture(autouse=True)
-def aws_and_a_wide_umask(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def aws_and_a_wide_umask(only_fake_aws_credentials):
     previous = os.umask(0o022)  # what most shells use: 0644 files, 0755 folders
     yield
     os.umask(previous)
