@@ -90,6 +90,17 @@ def price(calls: Counter, jobs: int) -> list[str]:
     ]
 
 
+def _print_traces(counts: dict, jobs: int) -> None:
+    """With JOBS_COUNT_CALLS_TRACE set: every process's calls by where they came from, per job."""
+    from local.call_counter import TRACE_VARIABLE, read_traces, write_traces
+    folder = os.environ.get(TRACE_VARIABLE)
+    if not folder:
+        return
+    write_traces(counts)
+    for where, count in sorted(read_traces(folder).items(), key=lambda item: -item[1]):
+        print(f"{count / jobs:6.2f}  {where}")
+
+
 def main() -> None:
     from local.call_counter import count_aws_calls
     os.environ.update({"JOBS_RUNNER": "ecs", "JOBS_ECS_MAX_TASKS": str(CAP), "JOBS_SWEEP_SECONDS": "3600"})
@@ -157,6 +168,7 @@ def main() -> None:
     task_side = sum(v for k, v in calls.items() if k.startswith("s3:"))
     total = sum(calls.values())
     every = 1 + FREE + JOBS  # the worker process counts from its start: calls are per job of every round
+    _print_traces(counts, every)
     lines = [
         f"Jobs running `true` as ECS tasks (local task agent), cap {CAP} running tasks: one to warm up, {FREE} "
         f"one after the other (nothing waits), then {JOBS} at once ({elapsed:.1f} s for all {JOBS}).",

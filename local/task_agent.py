@@ -122,6 +122,7 @@ class TaskAgent:
         self.client = client or self._own_client
         self._clients: dict[str, Any] = {}
         self.delivered = 0  # events, for the benchmark's count of what a job costs
+        self.delivered_by: dict[str, int] = {}  # the same by what changed (`<container> <status>`, `task STOPPED`)
         self.poll_seconds = poll_seconds
         self.kill_grace = kill_grace
         self.tasks: dict[str, _Task] = {}
@@ -288,14 +289,14 @@ class TaskAgent:
                 if stopping:
                     process.terminate("stopped")
                 task.containers[name]["lastStatus"] = "RUNNING"
-                self._emit(task, "RUNNING")
+                self._emit(task, "RUNNING", why=f"{name} RUNNING")
                 outcome = process.wait(None)
                 stream.close()
                 with task.lock:
                     task.process = None
                 task.containers[name].update(lastStatus="STOPPED", exitCode=outcome.exit_code)
                 if name != "post":
-                    self._emit(task, "RUNNING")
+                    self._emit(task, "RUNNING", why=f"{name} STOPPED")
         except Exception as error:  # noqa: BLE001 - the task fails to start, as on Fargate
             log.exception("task %s could not run", task.id)
             task.stop_reason = task.stop_reason or f"CannotStartContainerError: {error}"
@@ -331,7 +332,8 @@ class TaskAgent:
             log.exception("marking task %s stopped failed", task.id)
         self._emit(task, "STOPPED", stop_code=stop_code, reason=reason)
 
-    def _emit(self, task: _Task, status: str, stop_code: str | None = None, reason: str | None = None) -> None:
+    def _emit(self, task: _Task, status: str, stop_code: str | None = None, reason: str | None = None,
+              why: str = "task STOPPED") -> None:
         detail: dict[str, Any] = {
             "clusterArn": task.described.get("clusterArn"), "taskArn": task.arn,
             "taskDefinitionArn": task.described.get("taskDefinitionArn"), "startedBy": task.described.get("startedBy"),
@@ -348,6 +350,7 @@ class TaskAgent:
                  "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "resources": [task.arn],
                  "detail": detail}
         self.delivered += 1
+        self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
         try:
             self.deliver(event)
         except Exception:  # noqa: BLE001 - EventBridge would retry; the sweep catches what is lost
