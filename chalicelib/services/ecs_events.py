@@ -5,8 +5,9 @@ guaranteed order. The task's `startedBy` is the execution's cluster id (`scale_j
 which names the job and exe_num; every change below is conditional on that exe_num still being current
 and the execution RUNNING, so a repeated, late or out-of-order event changes nothing:
 
-- while the task runs, the first event showing `main` RUNNING records EXECUTING (once: the job is read
-  first, and an EXECUTING entry of this exe_num already in its timeline means it was recorded);
+- while the task runs, the first event showing `main` RUNNING records EXECUTING: one conditional write,
+  no read (`job_state.record_phase` refuses it when the job moved on or this exe_num's EXECUTING is
+  recorded already); a RUNNING event that does not show `main` running changes nothing and reads nothing;
 - when the task is STOPPED, its end:
   - stopped by StopTask (`stopCode` UserInitiated): the service's own cancel or timeout was recorded
     before its StopTask, so the job has moved on and nothing changes; a task stopped by anything else
@@ -32,7 +33,6 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.models import jobs as job_store
 from chalicelib.runners.base import ExecutionResult, OutputFile
 from chalicelib.services import execution_events
 
@@ -84,11 +84,8 @@ def on_task_state_change(event: dict[str, Any]) -> str | None:
 
 
 def _executing(job_id: int, exe_num: int, at: datetime) -> str | None:
-    job = job_store.get_job(job_id, consistent=True)
-    if job is None or job.num_exes != exe_num or job.status != "RUNNING":
-        return None
-    if any(entry.get("status") == "EXECUTING" and entry.get("exe_num") == exe_num for entry in job.timeline or ()):
-        return None
+    # One conditional write, no read: refused when the job moved on (another exe_num, no longer RUNNING) or
+    # this execution's EXECUTING is recorded already (a repeated or late event)
     return "EXECUTING" if execution_events.on_phase(job_id, exe_num, "EXECUTING", at) else None
 
 

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.models import executions
 from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
-from tests.functional.ecs_world import configure_ecs, deliver, submit, tasks
+from tests.functional.ecs_world import aws_requests, configure_ecs, deliver, submit, tasks
 
 
 @pytest.fixture
@@ -96,6 +96,23 @@ def test_a_successful_task_completes_the_job_with_its_outputs_once(ecs):
     assert job_store.get_job(job_id, consistent=True).last_modified == job.last_modified
     assert len(job_store.get_job_data(job_id).output["files"]["OUTPUT_FILE"]) == 1
     assert [f.file_name for f in file_store.all_files() if f.job_output] == ["result.out"]  # stored once
+
+
+def test_executing_is_one_conditional_write_and_a_repeat_or_an_event_without_main_running_reads_nothing(ecs):
+    job_id, task = running_task(ecs)
+    with aws_requests() as sent:
+        assert send(ecs, state(task, "RUNNING", pre=("RUNNING", None))) == {"changed": None}
+        assert send(ecs, state(task, "RUNNING", pre=("STOPPED", 0))) == {"changed": None}
+    assert sent == []  # nothing to record: no read either
+    with aws_requests() as sent:
+        assert send(ecs, state(task, "RUNNING", **EXECUTING)) == {"changed": "EXECUTING"}
+    assert sent == ["dynamodb:UpdateItem"]
+    job = job_store.get_job(job_id, consistent=True)
+    with aws_requests() as sent:  # EventBridge delivers at least once: the same event again
+        assert send(ecs, state(task, "RUNNING", **EXECUTING)) == {"changed": None}
+    assert sent == ["dynamodb:UpdateItem"]  # refused by its condition: no read, nothing written
+    assert timeline(job_id) == ["QUEUED", "RUNNING", "EXECUTING"]
+    assert job_store.get_job(job_id, consistent=True) == job
 
 
 def test_an_exit_code_is_mapped_through_the_manifests_errors(ecs):
