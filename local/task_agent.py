@@ -126,6 +126,9 @@ class TaskAgent:
         self.poll_seconds = poll_seconds
         self.kill_grace = kill_grace
         self.tasks: dict[str, _Task] = {}
+        # Tasks this agent ran to their end whose STOPPED moto may still list as RUNNING to a poll that read the
+        # list before it was marked: never started again (only those still listed are kept).
+        self.finished: set[str] = set()
         self.definitions: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.ready = threading.Event()
@@ -187,7 +190,8 @@ class TaskAgent:
         running = set(self._running_arns())
         with self.lock:
             known = set(self.tasks)
-        new = sorted(running - known)
+            self.finished &= running
+            new = sorted(running - known - self.finished)
         for described in self._describe(new) if new else []:
             task = _Task(described["taskArn"], described)
             with self.lock:
@@ -326,6 +330,7 @@ class TaskAgent:
                 state["lastStatus"] = "STOPPED"
         with self.lock:
             self.tasks.pop(task.arn, None)
+            self.finished.add(task.arn)
         try:
             self.client("ecs").stop_task(cluster=self.cluster, task=task.arn, reason=reason)
         except Exception:  # noqa: BLE001 - the event still tells the service

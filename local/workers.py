@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 log = logging.getLogger("jobs.workers")
+POLL_WAIT_SECONDS = 20
 
 
 class _Events:
@@ -43,7 +44,7 @@ class _Events:
         try:
             on_finished(spec.job_id, spec.exe_num, result)
         finally:
-            fill_slots()  # a slot is free again
+            fill_slots(slot_freed=True)
 
 
 def _resources(work_root: Path) -> dict:
@@ -187,7 +188,9 @@ class LocalWorkers:
         url = queue_url(DISPATCH)
         while not self.stop_event.is_set():
             try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                # Long polling at SQS's longest wait, as Lambda's event source mapping polls: a receive returns
+                # as soon as a message is there, and an idle queue costs one empty receive per 20 s, not per 1 s.
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_WAIT_SECONDS,
                                                AttributeNames=["All"]).get("Messages", [])
                 if not messages:
                     continue

@@ -21,7 +21,8 @@ and the execution RUNNING, so a repeated, late or out-of-order event changes not
     `filesystem-io`.
   The three containers' times come from the result document, their exit codes from the event, and the
   task id is kept in the execution's `task_results` (`ecs_task_id`) so its log streams stay findable.
-  A stopped task frees a place in the cluster: dispatch runs again.
+  A stopped task frees a place in the cluster: dispatch runs again, reading the queue first (with nothing
+  queued it does not count the cluster's tasks).
 """
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def _executing(job_id: int, exe_num: int, at: datetime) -> str | None:
 def _dispatch_next() -> None:
     from chalicelib.services.dispatch import NoRunner, fill_slots
     try:
-        fill_slots()
+        fill_slots(slot_freed=True)  # the queue first: with nothing queued, no ListTasks
     except NoRunner:
         pass  # a process without a runner: the dispatch queue's next message (or the sweep) fills it
     except Exception:  # noqa: BLE001 - the end is recorded; the sweep re-sends dispatch messages

@@ -174,6 +174,26 @@ def test_a_canceled_job_s_stopped_task_changes_nothing_and_frees_its_place(ecs):
     assert job_store.get_job(third, consistent=True).status == "RUNNING"  # dispatched into the freed place
 
 
+def test_a_stopped_task_reads_the_queue_first_and_counts_the_cluster_s_tasks_only_when_a_job_waits(ecs):
+    def stopped(task: dict) -> dict:
+        write_result(task, {"failure": None, "output_files": [], "output_json": {}, "tasks": {}})
+        boto3.client("ecs").stop_task(cluster="test-jobs", task=task["taskArn"], reason="done")
+        return state(task, "STOPPED", **DONE)
+
+    _, task = running_task(ecs)
+    event = stopped(task)
+    with aws_requests() as sent:
+        assert send(ecs, event) == {"changed": "COMPLETED"}
+    assert "dynamodb:Query" in sent and "ecs:ListTasks" not in sent  # nothing queued: no ListTasks
+    _, task = running_task(ecs)
+    third = submit()  # queued: its dispatch message is not delivered, the next STOPPED event dispatches it
+    event = stopped(task)
+    with aws_requests() as sent:
+        assert send(ecs, event) == {"changed": "COMPLETED"}
+    assert sent.index("dynamodb:Query") < sent.index("ecs:ListTasks") < sent.index("ecs:RunTask")
+    assert job_store.get_job(third, consistent=True).status == "RUNNING"
+
+
 def test_a_task_stopped_outside_the_service_is_retried(ecs):
     job_id, task = running_task(ecs)
     send(ecs, state(task, "STOPPED", **EXECUTING, stop_code="UserInitiated", reason="stopped from the console"))
