@@ -13,8 +13,9 @@ the task's volume as a folder `<work root>/<task id>/` in place of `/scale`:
   on this machine (as with the local runner).
 - Each container's lines (stdout and stderr merged, as the awslogs driver does) go to the stream
   `scale/<container>/<task id>` of the executions' log group.
-- An event is delivered when a container starts or stops, and when the task stops; the task is marked
-  STOPPED in moto first (StopTask), so it no longer counts against the runner's cap.
+- An event is sent when a container starts or stops, and when the task stops (as ECS does; the task is
+  marked STOPPED in moto first, StopTask, so it no longer counts against the runner's cap), and delivered
+  when the rule's event pattern matches it (`local.event_pattern`, as EventBridge would).
 - A task stopped by someone else (StopTask: a cancel, a timeout) has its running container killed
   (SIGTERM, then SIGKILL), and stops with `stopCode` UserInitiated.
 
@@ -113,7 +114,7 @@ class TaskAgent:
 
     def __init__(self, work_root: Path, cluster: str, log_group: str, deliver: Callable[[dict[str, Any]], Any],
                  stop: threading.Event, client: Callable[[str], Any] | None = None, poll_seconds: float = 0.25,
-                 kill_grace: float = 2.0) -> None:
+                 kill_grace: float = 2.0, pattern: dict[str, Any] | None = None) -> None:
         self.work_root = Path(work_root)
         self.cluster = cluster
         self.log_group = log_group
@@ -121,8 +122,11 @@ class TaskAgent:
         self.stop_event = stop
         self.client = client or self._own_client
         self._clients: dict[str, Any] = {}
+        # The rule's event pattern: an event it does not match is not delivered, as EventBridge would not.
+        self.pattern = pattern
         self.delivered = 0  # events, for the benchmark's count of what a job costs
-        self.delivered_by: dict[str, int] = {}  # the same by what changed (`<container> <status>`, `task STOPPED`)
+        # every event sent, by what changed (`<container> <status>`, `task STOPPED`), and whether delivered
+        self.delivered_by: dict[str, int] = {}
         self.poll_seconds = poll_seconds
         self.kill_grace = kill_grace
         self.tasks: dict[str, _Task] = {}
@@ -354,6 +358,12 @@ class TaskAgent:
                  "source": "aws.ecs", "account": "123456789012", "time": _iso(),
                  "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "resources": [task.arn],
                  "detail": detail}
+        if self.pattern is not None:
+            from local.event_pattern import matches
+            if not matches(self.pattern, event):
+                why = f"{why} (not delivered: the rule's pattern)"
+                self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
+                return
         self.delivered += 1
         self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
         try:

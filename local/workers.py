@@ -142,7 +142,7 @@ class LocalWorkers:
         cancels a job stops its task: the API, or the bulk chunk in the moto process). The poller and the
         sweep are as for the local runner."""
         from chalicelib.execution_logs import log_group_name
-        from chalicelib.handlers.ecs_events import handle_task_state_change
+        from chalicelib.handlers.ecs_events import EVENT_PATTERN, handle_task_state_change
         from chalicelib.wiring import services
         from local.task_agent import TaskAgent
         current = services()
@@ -153,7 +153,7 @@ class LocalWorkers:
         self.runner = current.runtime.runner
         self.agent = TaskAgent(self.work_root, current.settings.ecs.cluster,
                                current.settings.log_group or log_group_name(), handle_task_state_change,
-                               self.stop_event)
+                               self.stop_event, pattern=EVENT_PATTERN)
         self.agent.start()
         self._end_lost_tasks()
         for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps")):
