@@ -12,8 +12,12 @@ Latencies: POST -> RunTask is the job's `created` to its execution's `started` (
 before RunTask); POST -> EXECUTING is `created` to the EXECUTING entry the state-change handler writes when
 the event shows the job's container running. Calls: every botocore call of the API process, the worker
 process (dispatch, the handler) and the tasks' `pre`/`post` containers (run under local.counted_task), plus
-one per state-change event delivered (one Lambda invocation each in AWS); the task agent's own calls
-(it plays ECS and the awslogs driver) are not counted. Run: `.venv/bin/python -m bench.ecs_jobs`.
+one per state-change event delivered (one Lambda invocation each in AWS: the agent sends an event per
+container start and stop and the task's stop, as ECS does, and delivers those the rule's event pattern
+passes); the task agent's own calls (it plays ECS and the awslogs driver) are not counted.
+Run: `.venv/bin/python -m bench.ecs_jobs`. With `JOBS_COUNT_CALLS_TRACE=<folder>` it also prints every
+call per job by where it came from (the innermost frames of this repository's code), and the events by
+what changed, delivered or not.
 """
 from __future__ import annotations
 
