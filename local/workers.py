@@ -44,7 +44,7 @@ class _Events:
         try:
             on_finished(spec.job_id, spec.exe_num, result)
         finally:
-            fill_slots()  # a slot is free again (counting local slots is free: no need to read the queue first)
+            fill_slots()  # a slot is free again
 
 
 def _resources(work_root: Path) -> dict:
