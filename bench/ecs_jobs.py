@@ -12,8 +12,12 @@ Latencies: POST -> RunTask is the job's `created` to its execution's `started` (
 before RunTask); POST -> EXECUTING is `created` to the EXECUTING entry the state-change handler writes when
 the event shows the job's container running. Calls: every botocore call of the API process, the worker
 process (dispatch, the handler) and the tasks' `pre`/`post` containers (run under local.counted_task), plus
-one per state-change event delivered (one Lambda invocation each in AWS); the task agent's own calls
-(it plays ECS and the awslogs driver) are not counted. Run: `.venv/bin/python -m bench.ecs_jobs`.
+one per state-change event delivered (one Lambda invocation each in AWS: the agent sends an event per
+container start and stop and the task's stop, as ECS does, and delivers those the rule's event pattern
+passes); the task agent's own calls (it plays ECS and the awslogs driver) are not counted.
+Run: `.venv/bin/python -m bench.ecs_jobs`. With `JOBS_COUNT_CALLS_TRACE=<folder>` it also prints every
+call per job by where it came from (the innermost frames of this repository's code), and the events by
+what changed, delivered or not.
 """
 from __future__ import annotations
 
@@ -90,6 +94,17 @@ def price(calls: Counter, jobs: int) -> list[str]:
     ]
 
 
+def _print_traces(counts: dict, jobs: int) -> None:
+    """With JOBS_COUNT_CALLS_TRACE set: every process's calls by where they came from, per job."""
+    from local.call_counter import TRACE_VARIABLE, read_traces, write_traces
+    folder = os.environ.get(TRACE_VARIABLE)
+    if not folder:
+        return
+    write_traces(counts)
+    for where, count in sorted(read_traces(folder).items(), key=lambda item: -item[1]):
+        print(f"{count / jobs:6.2f}  {where}")
+
+
 def main() -> None:
     from local.call_counter import count_aws_calls
     os.environ.update({"JOBS_RUNNER": "ecs", "JOBS_ECS_MAX_TASKS": str(CAP), "JOBS_SWEEP_SECONDS": "3600"})
@@ -157,6 +172,7 @@ def main() -> None:
     task_side = sum(v for k, v in calls.items() if k.startswith("s3:"))
     total = sum(calls.values())
     every = 1 + FREE + JOBS  # the worker process counts from its start: calls are per job of every round
+    _print_traces(counts, every)
     lines = [
         f"Jobs running `true` as ECS tasks (local task agent), cap {CAP} running tasks: one to warm up, {FREE} "
         f"one after the other (nothing waits), then {JOBS} at once ({elapsed:.1f} s for all {JOBS}).",

@@ -13,8 +13,9 @@ the task's volume as a folder `<work root>/<task id>/` in place of `/scale`:
   on this machine (as with the local runner).
 - Each container's lines (stdout and stderr merged, as the awslogs driver does) go to the stream
   `scale/<container>/<task id>` of the executions' log group.
-- An event is delivered when a container starts or stops, and when the task stops; the task is marked
-  STOPPED in moto first (StopTask), so it no longer counts against the runner's cap.
+- An event is sent when a container starts or stops, and when the task stops (as ECS does; the task is
+  marked STOPPED in moto first, StopTask, so it no longer counts against the runner's cap), and delivered
+  when the rule's event pattern matches it (`local.event_pattern`, as EventBridge would).
 - A task stopped by someone else (StopTask: a cancel, a timeout) has its running container killed
   (SIGTERM, then SIGKILL), and stops with `stopCode` UserInitiated.
 
@@ -113,7 +114,7 @@ class TaskAgent:
 
     def __init__(self, work_root: Path, cluster: str, log_group: str, deliver: Callable[[dict[str, Any]], Any],
                  stop: threading.Event, client: Callable[[str], Any] | None = None, poll_seconds: float = 0.25,
-                 kill_grace: float = 2.0) -> None:
+                 kill_grace: float = 2.0, pattern: dict[str, Any] | None = None) -> None:
         self.work_root = Path(work_root)
         self.cluster = cluster
         self.log_group = log_group
@@ -121,10 +122,17 @@ class TaskAgent:
         self.stop_event = stop
         self.client = client or self._own_client
         self._clients: dict[str, Any] = {}
+        # The rule's event pattern: an event it does not match is not delivered, as EventBridge would not.
+        self.pattern = pattern
         self.delivered = 0  # events, for the benchmark's count of what a job costs
+        # every event sent, by what changed (`<container> <status>`, `task STOPPED`), and whether delivered
+        self.delivered_by: dict[str, int] = {}
         self.poll_seconds = poll_seconds
         self.kill_grace = kill_grace
         self.tasks: dict[str, _Task] = {}
+        # Tasks this agent ran to their end whose STOPPED moto may still list as RUNNING to a poll that read the
+        # list before it was marked: never started again (only those still listed are kept).
+        self.finished: set[str] = set()
         self.definitions: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.ready = threading.Event()
@@ -186,7 +194,8 @@ class TaskAgent:
         running = set(self._running_arns())
         with self.lock:
             known = set(self.tasks)
-        new = sorted(running - known)
+            self.finished &= running
+            new = sorted(running - known - self.finished)
         for described in self._describe(new) if new else []:
             task = _Task(described["taskArn"], described)
             with self.lock:
@@ -288,14 +297,14 @@ class TaskAgent:
                 if stopping:
                     process.terminate("stopped")
                 task.containers[name]["lastStatus"] = "RUNNING"
-                self._emit(task, "RUNNING")
+                self._emit(task, "RUNNING", why=f"{name} RUNNING")
                 outcome = process.wait(None)
                 stream.close()
                 with task.lock:
                     task.process = None
                 task.containers[name].update(lastStatus="STOPPED", exitCode=outcome.exit_code)
                 if name != "post":
-                    self._emit(task, "RUNNING")
+                    self._emit(task, "RUNNING", why=f"{name} STOPPED")
         except Exception as error:  # noqa: BLE001 - the task fails to start, as on Fargate
             log.exception("task %s could not run", task.id)
             task.stop_reason = task.stop_reason or f"CannotStartContainerError: {error}"
@@ -325,13 +334,15 @@ class TaskAgent:
                 state["lastStatus"] = "STOPPED"
         with self.lock:
             self.tasks.pop(task.arn, None)
+            self.finished.add(task.arn)
         try:
             self.client("ecs").stop_task(cluster=self.cluster, task=task.arn, reason=reason)
         except Exception:  # noqa: BLE001 - the event still tells the service
             log.exception("marking task %s stopped failed", task.id)
         self._emit(task, "STOPPED", stop_code=stop_code, reason=reason)
 
-    def _emit(self, task: _Task, status: str, stop_code: str | None = None, reason: str | None = None) -> None:
+    def _emit(self, task: _Task, status: str, stop_code: str | None = None, reason: str | None = None,
+              why: str = "task STOPPED") -> None:
         detail: dict[str, Any] = {
             "clusterArn": task.described.get("clusterArn"), "taskArn": task.arn,
             "taskDefinitionArn": task.described.get("taskDefinitionArn"), "startedBy": task.described.get("startedBy"),
@@ -347,7 +358,14 @@ class TaskAgent:
                  "source": "aws.ecs", "account": "123456789012", "time": _iso(),
                  "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "resources": [task.arn],
                  "detail": detail}
+        if self.pattern is not None:
+            from local.event_pattern import matches
+            if not matches(self.pattern, event):
+                why = f"{why} (not delivered: the rule's pattern)"
+                self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
+                return
         self.delivered += 1
+        self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
         try:
             self.deliver(event)
         except Exception:  # noqa: BLE001 - EventBridge would retry; the sweep catches what is lost

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 log = logging.getLogger("jobs.workers")
+POLL_WAIT_SECONDS = 20
 
 
 class _Events:
@@ -141,7 +142,7 @@ class LocalWorkers:
         cancels a job stops its task: the API, or the bulk chunk in the moto process). The poller and the
         sweep are as for the local runner."""
         from chalicelib.execution_logs import log_group_name
-        from chalicelib.handlers.ecs_events import handle_task_state_change
+        from chalicelib.handlers.ecs_events import EVENT_PATTERN, handle_task_state_change
         from chalicelib.wiring import services
         from local.task_agent import TaskAgent
         current = services()
@@ -152,7 +153,7 @@ class LocalWorkers:
         self.runner = current.runtime.runner
         self.agent = TaskAgent(self.work_root, current.settings.ecs.cluster,
                                current.settings.log_group or log_group_name(), handle_task_state_change,
-                               self.stop_event)
+                               self.stop_event, pattern=EVENT_PATTERN)
         self.agent.start()
         self._end_lost_tasks()
         for target, name in ((self._poll_dispatch, "dispatch-poller"), (self._sweep_loop, "sweeps")):
@@ -187,7 +188,9 @@ class LocalWorkers:
         url = queue_url(DISPATCH)
         while not self.stop_event.is_set():
             try:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                # Long polling at SQS's longest wait, as Lambda's event source mapping polls: a receive returns
+                # as soon as a message is there, and an idle queue costs one empty receive per 20 s, not per 1 s.
+                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_WAIT_SECONDS,
                                                AttributeNames=["All"]).get("Messages", [])
                 if not messages:
                     continue
@@ -274,6 +277,8 @@ def main() -> int:
     if counts is not None:  # for bench/run_jobs.py: what the worker side cost, by operation
         if workers.agent is not None:  # each event is one invocation of the state-change function
             counts["events:ECS Task State Change"] = workers.agent.delivered
+            if hasattr(counts, "traces"):
+                counts.traces.update({f"events:{why}": n for why, n in workers.agent.delivered_by.items()})
         write_counts(counts)
     return 0
 

@@ -13,10 +13,20 @@ from chalice.app import CloudWatchEvent
 
 blueprint = Blueprint(__name__)
 
-# Only RUNNING and STOPPED tasks' events: the others (PROVISIONING, PENDING, ACTIVATING, DEACTIVATING,
-# STOPPING, DEPROVISIONING) change nothing here, and filtered out by the rule they cost no invocation.
-EVENT_PATTERN: dict[str, Any] = {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
-                                 "detail": {"lastStatus": ["RUNNING", "STOPPED"]}}
+# ECS sends an event each time the task's or one of its containers' status changes: with `pre`, `main` and
+# `post` about six while the task is RUNNING or STOPPED, more before and after. Only two change anything here:
+# the STOPPED task (its end) and the RUNNING one showing `main` running (EXECUTING); filtered out by the rule,
+# the others cost no invocation. EventBridge matches a field inside an array of objects (`containers`) against
+# the values of every element: if its matching keeps `name` and `lastStatus` to the same element, only the
+# event showing `main` running passes; if not, every RUNNING event with some container running does (`pre`,
+# `main` or `post`), and the service ignores those without a read. The RUNNING events of a container that
+# stopped while the next has not started (no container running) never pass.
+EVENT_PATTERN: dict[str, Any] = {
+    "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+    "detail": {"$or": [
+        {"lastStatus": ["STOPPED"]},
+        {"lastStatus": ["RUNNING"], "containers": {"name": ["main"], "lastStatus": ["RUNNING"]}},
+    ]}}
 
 
 def handle_task_state_change(event: dict[str, Any]) -> dict[str, Any]:

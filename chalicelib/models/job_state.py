@@ -124,13 +124,17 @@ def claim(job: JobRecord, execution: ExecutionRecord, now: datetime) -> None:
 def record_phase(job_id: int, exe_num: int, phase: str, now: datetime) -> None:
     """A phase of the running execution (UPLOADING, EXECUTING, DOWNLOADING), for the history. It does not
     move `last_modified`: that would rewrite the job's entry in every index keyed on it (a delete and a
-    put each) and its time counters, for a change no list shows."""
+    put each) and its time counters, for a change no list shows. EXECUTING is recorded once per execution
+    (`executing_exe` marks it in the same write), so a repeated report needs no read to be refused."""
+    actions = [Job.timeline.set((Job.timeline | []).append([{"status": phase, "at": iso(now), "exe_num": exe_num}]))]
+    condition = _current(job_id, exe_num, "RUNNING")
+    if phase == "EXECUTING":
+        actions.append(Job.executing_exe.set(exe_num))
+        condition &= Job.executing_exe.does_not_exist() | (Job.executing_exe != exe_num)
     try:
-        update_item(Job(job_id), [
-            Job.timeline.set((Job.timeline | []).append([{"status": phase, "at": iso(now), "exe_num": exe_num}])),
-        ], _current(job_id, exe_num, "RUNNING"))
+        update_item(Job(job_id), actions, condition)
     except UpdateError as error:
-        _refused(error, f"job {job_id} exe {exe_num} is not running")
+        _refused(error, f"job {job_id} exe {exe_num} is not running (or its {phase} is recorded)")
 
 
 ENDABLE = ("QUEUED", "RUNNING")

@@ -353,6 +353,9 @@ class Job(BaseModel):
     history_deleted = BooleanAttribute(default=False)
     # {id, kind, reason}: the bulk operation that last changed this job (cancel/requeue).
     bulk_operation = JSONAttribute(null=True)
+    # The exe_num whose EXECUTING phase is in the timeline: lets the phase be recorded by one conditional
+    # write (no read first) exactly once, however often the runner or ECS reports it.
+    executing_exe = NumberAttribute(null=True)
 
     by_modified = JobsByModified()
     by_status = JobsByStatus()

@@ -40,16 +40,20 @@ class NoRunner(Exception):
     """This process has no runner to launch executions on: the dispatch must be retried elsewhere."""
 
 
-def fill_slots(now: datetime | None = None) -> list[int]:
+def fill_slots(now: datetime | None = None, *, slot_freed: bool = False) -> list[int]:
     """Claim and launch as many queued jobs as there are free slots; returns the job ids launched.
-    One fill at a time in a process: racing fills would only lose claims to each other."""
+    One fill at a time in a process: racing fills would only lose claims to each other.
+
+    `slot_freed`: the fill follows an execution's end, so a slot is most likely free and the queue is read
+    first: the runner's free slots are counted (for ECS a ListTasks) only once a queued job is found. A
+    dispatch message (a job was just queued) counts the slots first: with none free, no queue read."""
     current = services()
     if current.runtime is None:
         logger.error("dispatch has no runner in this process: the message is left for a retry")
         _count_missing_runner()
         raise NoRunner("no runner is configured in this process")
     with current.fill_lock:
-        return _fill(current.runtime, now)
+        return _fill(current.runtime, now, slot_freed)
 
 
 def _count_missing_runner() -> None:
@@ -60,18 +64,20 @@ def _count_missing_runner() -> None:
     metrics.flush_metrics()
 
 
-def _fill(current: Runtime, now: datetime | None) -> list[int]:
+def _fill(current: Runtime, now: datetime | None, slot_freed: bool) -> list[int]:
     if settings.scheduler_paused():
         return []
-    free = current.runner.free_slots()
+    free = None if slot_freed else current.runner.free_slots()
     launched: list[int] = []
-    if free <= 0:
+    if free is not None and free <= 0:
         return launched
     now = now or clock.now()
     running_by_type: dict[int, int] = {}
     job_types: dict[int, JobTypeRecord | None] = {}
     waiting_types: set[int] = set()  # cannot run now: the store leaves their jobs out of the next pages
     for job in job_store.queued_jobs(QUEUE_READ_BUDGET, skipping=waiting_types):
+        if free is None:
+            free = current.runner.free_slots()
         if free <= 0:
             break
         if job.job_type_id in waiting_types or (job.dispatch_after and job.dispatch_after > now):

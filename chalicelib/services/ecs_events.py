@@ -5,8 +5,9 @@ guaranteed order. The task's `startedBy` is the execution's cluster id (`scale_j
 which names the job and exe_num; every change below is conditional on that exe_num still being current
 and the execution RUNNING, so a repeated, late or out-of-order event changes nothing:
 
-- while the task runs, the first event showing `main` RUNNING records EXECUTING (once: the job is read
-  first, and an EXECUTING entry of this exe_num already in its timeline means it was recorded);
+- while the task runs, the first event showing `main` RUNNING records EXECUTING: one conditional write,
+  no read (`job_state.record_phase` refuses it when the job moved on or this exe_num's EXECUTING is
+  recorded already); a RUNNING event that does not show `main` running changes nothing and reads nothing;
 - when the task is STOPPED, its end:
   - stopped by StopTask (`stopCode` UserInitiated): the service's own cancel or timeout was recorded
     before its StopTask, so the job has moved on and nothing changes; a task stopped by anything else
@@ -20,7 +21,8 @@ and the execution RUNNING, so a repeated, late or out-of-order event changes not
     `filesystem-io`.
   The three containers' times come from the result document, their exit codes from the event, and the
   task id is kept in the execution's `task_results` (`ecs_task_id`) so its log streams stay findable.
-  A stopped task frees a place in the cluster: dispatch runs again.
+  A stopped task frees a place in the cluster: dispatch runs again, reading the queue first (with nothing
+  queued it does not count the cluster's tasks).
 """
 from __future__ import annotations
 
@@ -32,7 +34,6 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.models import jobs as job_store
 from chalicelib.runners.base import ExecutionResult, OutputFile
 from chalicelib.services import execution_events
 
@@ -84,18 +85,15 @@ def on_task_state_change(event: dict[str, Any]) -> str | None:
 
 
 def _executing(job_id: int, exe_num: int, at: datetime) -> str | None:
-    job = job_store.get_job(job_id, consistent=True)
-    if job is None or job.num_exes != exe_num or job.status != "RUNNING":
-        return None
-    if any(entry.get("status") == "EXECUTING" and entry.get("exe_num") == exe_num for entry in job.timeline or ()):
-        return None
+    # One conditional write, no read: refused when the job moved on (another exe_num, no longer RUNNING) or
+    # this execution's EXECUTING is recorded already (a repeated or late event)
     return "EXECUTING" if execution_events.on_phase(job_id, exe_num, "EXECUTING", at) else None
 
 
 def _dispatch_next() -> None:
     from chalicelib.services.dispatch import NoRunner, fill_slots
     try:
-        fill_slots()
+        fill_slots(slot_freed=True)  # the queue first: with nothing queued, no ListTasks
     except NoRunner:
         pass  # a process without a runner: the dispatch queue's next message (or the sweep) fills it
     except Exception:  # noqa: BLE001 - the end is recorded; the sweep re-sends dispatch messages

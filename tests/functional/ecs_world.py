@@ -1,6 +1,7 @@
 """A process configured as an ECS deployment (JOBS_RUNNER=ecs) against moto's ECS, and helpers."""
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 
@@ -52,3 +53,21 @@ def tasks() -> list[dict]:
     return client.describe_tasks(cluster="test-jobs", tasks=arns)["tasks"] if arns else []
 
 
+
+
+@contextlib.contextmanager
+def aws_requests() -> Iterator[list[str]]:
+    """The AWS requests this process sends inside the block, as `service:Operation`, in order."""
+    import botocore.client
+    sent: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        sent.append(f"{self.meta.service_model.service_name}:{operation_name}")
+        return original(self, operation_name, api_params)
+
+    botocore.client.BaseClient._make_api_call = recording
+    try:
+        yield sent
+    finally:
+        botocore.client.BaseClient._make_api_call = original

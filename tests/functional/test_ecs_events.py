@@ -13,7 +13,7 @@ import pytest
 from chalicelib.models import executions
 from chalicelib.models import files as file_store
 from chalicelib.models import jobs as job_store
-from tests.functional.ecs_world import configure_ecs, deliver, submit, tasks
+from tests.functional.ecs_world import aws_requests, configure_ecs, deliver, submit, tasks
 
 
 @pytest.fixture
@@ -98,6 +98,23 @@ def test_a_successful_task_completes_the_job_with_its_outputs_once(ecs):
     assert [f.file_name for f in file_store.all_files() if f.job_output] == ["result.out"]  # stored once
 
 
+def test_executing_is_one_conditional_write_and_a_repeat_or_an_event_without_main_running_reads_nothing(ecs):
+    job_id, task = running_task(ecs)
+    with aws_requests() as sent:
+        assert send(ecs, state(task, "RUNNING", pre=("RUNNING", None))) == {"changed": None}
+        assert send(ecs, state(task, "RUNNING", pre=("STOPPED", 0))) == {"changed": None}
+    assert sent == []  # nothing to record: no read either
+    with aws_requests() as sent:
+        assert send(ecs, state(task, "RUNNING", **EXECUTING)) == {"changed": "EXECUTING"}
+    assert sent == ["dynamodb:UpdateItem"]
+    job = job_store.get_job(job_id, consistent=True)
+    with aws_requests() as sent:  # EventBridge delivers at least once: the same event again
+        assert send(ecs, state(task, "RUNNING", **EXECUTING)) == {"changed": None}
+    assert sent == ["dynamodb:UpdateItem"]  # refused by its condition: no read, nothing written
+    assert timeline(job_id) == ["QUEUED", "RUNNING", "EXECUTING"]
+    assert job_store.get_job(job_id, consistent=True) == job
+
+
 def test_an_exit_code_is_mapped_through_the_manifests_errors(ecs):
     job_id, task = running_task(ecs)
     detail = state(task, "STOPPED", pre=("STOPPED", 0), main=("STOPPED", 3), post=("STOPPED", 0))
@@ -155,6 +172,26 @@ def test_a_canceled_job_s_stopped_task_changes_nothing_and_frees_its_place(ecs):
                            reason="scale: canceled")) == {"changed": None}
     assert job_store.get_job(first, consistent=True).status == "CANCELED"
     assert job_store.get_job(third, consistent=True).status == "RUNNING"  # dispatched into the freed place
+
+
+def test_a_stopped_task_reads_the_queue_first_and_counts_the_cluster_s_tasks_only_when_a_job_waits(ecs):
+    def stopped(task: dict) -> dict:
+        write_result(task, {"failure": None, "output_files": [], "output_json": {}, "tasks": {}})
+        boto3.client("ecs").stop_task(cluster="test-jobs", task=task["taskArn"], reason="done")
+        return state(task, "STOPPED", **DONE)
+
+    _, task = running_task(ecs)
+    event = stopped(task)
+    with aws_requests() as sent:
+        assert send(ecs, event) == {"changed": "COMPLETED"}
+    assert "dynamodb:Query" in sent and "ecs:ListTasks" not in sent  # nothing queued: no ListTasks
+    _, task = running_task(ecs)
+    third = submit()  # queued: its dispatch message is not delivered, the next STOPPED event dispatches it
+    event = stopped(task)
+    with aws_requests() as sent:
+        assert send(ecs, event) == {"changed": "COMPLETED"}
+    assert sent.index("dynamodb:Query") < sent.index("ecs:ListTasks") < sent.index("ecs:RunTask")
+    assert job_store.get_job(third, consistent=True).status == "RUNNING"
 
 
 def test_a_task_stopped_outside_the_service_is_retried(ecs):

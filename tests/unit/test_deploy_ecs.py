@@ -61,7 +61,10 @@ def test_the_rule_sends_the_cluster_s_task_state_changes_to_the_handler(cfn):
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["ECS Task State Change"]
     assert pattern["detail"]["clusterArn"] == [{"Fn::GetAtt": ["JobsCluster", "Arn"]}]
-    assert pattern["detail"]["lastStatus"] == ["RUNNING", "STOPPED"]  # the others change nothing
+    # only the STOPPED task and (at least) the RUNNING one showing `main` running: the others change nothing
+    assert pattern["detail"]["$or"] == [
+        {"lastStatus": ["STOPPED"]},
+        {"lastStatus": ["RUNNING"], "containers": {"name": ["main"], "lastStatus": ["RUNNING"]}}]
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["EcsTaskStateChange", "Arn"]}
     permissions = [p["Properties"] for p in _of_type(cfn, "AWS::Lambda::Permission").values()
                    if p["Properties"]["Principal"] == "events.amazonaws.com"]
