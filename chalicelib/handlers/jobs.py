@@ -52,9 +52,11 @@ def get_jobs() -> Response:
 def post_job() -> Response:
     request = blueprint.current_request
     principal, project = caller(request)
-    job_id = queue_job.queue_job(json_body(request), principal, project, request.headers.get("idempotency-key"))
-    return json_response(job_details.get_job_details(job_id, consistent=True), 201,
-                         {"Location": absolute_url(request, f"/v6/jobs/{job_id}/")})
+    submitted = queue_job.submit_job(json_body(request), principal, project, request.headers.get("idempotency-key"))
+    stored = submitted.stored
+    body = (job_details.new_job_details(stored.job, stored.data, stored.job_type, stored.revision) if stored
+            else job_details.get_job_details(submitted.job_id, consistent=True))  # an idempotent repeat
+    return json_response(body, 201, {"Location": absolute_url(request, f"/v6/jobs/{submitted.job_id}/")})
 
 
 @api_route(blueprint, "/v6/jobs/{job_id}", "viewer", params=(inputs.path_id("job_id", "job"),))

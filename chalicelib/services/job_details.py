@@ -7,6 +7,8 @@ from chalicelib.domain import (
     ERROR_CATEGORIES,
     EVERYTHING,
     EXECUTION_STATUSES,
+    ExecutionRecord,
+    JobDataRecord,
     JobRecord,
     JobTypeRecord,
     RevisionRecord,
@@ -49,13 +51,25 @@ def get_job_details(job_id: int, consistent: bool = False, scope: Scope = EVERYT
     job = visible_job(job_id, scope, consistent)
     linked = job_store.get_jobs(i for i in (job.superseded_job_id, job.superseded_by_job_id) if i is not None)
     job_types = catalog.get_job_types({job.job_type_id} | {j.job_type_id for j in linked.values()})
-    job_type = job_types.get(job.job_type_id)
     revision = catalog.get_revision(job.job_type_id, job.job_type_revision_num)
-    manifest = _manifest_of(revision, job_type)
     data = job_store.get_job_data(job.id, consistent)
     # A job waiting in the queue has no execution numbered num_exes yet.
     waiting = job.status in ("PENDING", "BLOCKED", "QUEUED")
     latest = executions.get_execution(job.id, job.num_exes) if job.num_exes and not waiting else None
+    return _details(job, data, job_types, revision, linked, latest)
+
+
+def new_job_details(job: JobRecord, data: JobDataRecord, job_type: JobTypeRecord,
+                    revision: RevisionRecord | None) -> dict:
+    """The details of a job just queued, from what was written (a new job has no execution and supersedes
+    nothing): the same answer as `get_job_details` without reading the job back."""
+    return _details(job, data, {job_type.id: job_type}, revision, {}, None)
+
+
+def _details(job: JobRecord, data: JobDataRecord | None, job_types: dict[int, JobTypeRecord],
+             revision: RevisionRecord | None, linked: dict[int, JobRecord], latest: ExecutionRecord | None) -> dict:
+    job_type = job_types.get(job.job_type_id)
+    manifest = _manifest_of(revision, job_type)
     configuration = _redacted(data.configuration if data else {}, manifest)
 
     def linked_summary(other_id: int | None) -> dict[str, Any] | None:

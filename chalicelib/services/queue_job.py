@@ -24,7 +24,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib import clock, queues
 from chalicelib.auth import Principal
-from chalicelib.domain import EventRecord, FileRecord, JobDataRecord, JobRecord, JobTypeRecord
+from chalicelib.domain import EventRecord, FileRecord, JobDataRecord, JobRecord, JobTypeRecord, RevisionRecord
 from chalicelib.errors import Forbidden, InvalidInput, NotFound
 from chalicelib.models import catalog, files, idempotency
 from chalicelib.models import jobs as job_store
@@ -64,9 +64,32 @@ MAX_INPUT_FILES = 100 - 3 - MAX_COUNTER_ITEMS
 MIB = 1024 * 1024
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A submission's job id, and what was stored when this call queued it (None when an idempotent repeat
+    answered with a job queued earlier): enough to answer the POST without reading the job back."""
+
+    job_id: int
+    stored: Stored | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    job: JobRecord
+    data: JobDataRecord
+    job_type: JobTypeRecord
+    revision: RevisionRecord | None
+
+
 def queue_job(body: dict[str, Any], principal: Principal, project: str | None,
               idempotency_key: str | None = None) -> int:
     """Queue the job `body` describes for `principal` under `project`; returns its id."""
+    return submit_job(body, principal, project, idempotency_key).job_id
+
+
+def submit_job(body: dict[str, Any], principal: Principal, project: str | None,
+               idempotency_key: str | None = None) -> Submitted:
+    """`queue_job`, keeping what it stored for the answer."""
     if project is None:  # nobody but an admin could ever see it
         raise Forbidden("A job belongs to a project, and the caller has none: ask for one, or send X-Jobs-Project.")
     key = idempotency.check_key(idempotency_key)
@@ -74,12 +97,16 @@ def queue_job(body: dict[str, Any], principal: Principal, project: str | None,
         return _queue(body, principal, project)
     # The project shapes the job as much as the body does: a repeat must name the same one.
     request = {"body": body, "project": project}
-    result = idempotency.run_once(principal.name, key, request,
-                                  lambda: {"job_id": _queue(body, principal, project)})
-    return int(result["job_id"])
+    queued: list[Submitted] = []
+
+    def queue_once() -> dict[str, Any]:
+        queued.append(_queue(body, principal, project))
+        return {"job_id": queued[0].job_id}
+    result = idempotency.run_once(principal.name, key, request, queue_once)
+    return queued[0] if queued else Submitted(int(result["job_id"]))
 
 
-def _queue(body: dict[str, Any], principal: Principal, project: str | None) -> int:
+def _queue(body: dict[str, Any], principal: Principal, project: str | None) -> Submitted:
     checked = _check(body)
     new = _new_job(checked, principal, project, clock.now())
     job_store.insert_queued_job(new)
@@ -89,7 +116,7 @@ def _queue(body: dict[str, Any], principal: Principal, project: str | None) -> i
     except queues.QueueSendError as error:
         logger.warning("dispatch message not sent; the sweep will re-send it",
                        extra={"job_id": job.id, "exe_num": job.num_exes, "error": str(error.__cause__ or error)})
-    return job.id
+    return Submitted(job.id, Stored(job, new.data, checked.job_type, checked.revision))
 
 
 # --- 1. check ----------------------------------------------------------------------------------------
@@ -99,6 +126,7 @@ class _Checked:
     """Everything a valid request resolved to."""
 
     job_type: JobTypeRecord
+    revision: RevisionRecord | None       # None: the job type's own manifest (a type stored before revisions)
     revision_num: int
     revision_id: int
     manifest: Manifest
@@ -139,7 +167,7 @@ def _check(body: dict[str, Any]) -> _Checked:
 
     configuration = merge_configuration(job_type.configuration, raw_configuration, manifest)
     _check_workspaces(configuration)
-    return _Checked(job_type, job_type.revision_num, job_type.revision_id, manifest, dict(input_data),
+    return _Checked(job_type, revision, job_type.revision_num, job_type.revision_id, manifest, dict(input_data),
                     configuration, found, description)
 
 

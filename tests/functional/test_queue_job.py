@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timezone
 
 import boto3
+import botocore.client
 import pytest
 
 from chalicelib import aws as aws_clients
@@ -130,6 +131,28 @@ def test_queued_job_is_201_with_location_and_details(api, world, fixed_clock):
     assert body["source_sensor"] == "s-1"
     # and the Location serves the same details
     assert api.as_role("viewer").get(f"/v6/jobs/{body['id']}/").json_body == body
+
+
+def test_the_answer_is_what_was_written_not_read_back(api, world, monkeypatch):
+    # Given every AWS request of this process recorded
+    sent: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(client, operation, params):
+        sent.append(operation)
+        return original(client, operation, params)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+
+    # When a job is queued
+    response = submit(api, job_body(world, description="no read-back"))
+
+    # Then nothing is read after the job's write (the details come from what was written) ...
+    assert response.status_code == 201, response.body
+    after_write = sent[sent.index("TransactWriteItems") + 1:]
+    assert not [operation for operation in after_write if operation in ("GetItem", "BatchGetItem", "Query")], sent
+    # ... and they are what the job's Location serves
+    monkeypatch.undo()
+    assert api.as_role("viewer").get(f"/v6/jobs/{response.json_body['id']}/").json_body == response.json_body
 
 
 def test_stored_job_records_who_what_and_when(api, world, fixed_clock):
