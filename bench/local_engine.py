@@ -225,7 +225,7 @@ def report(rows: list[dict]) -> str:
         "",
         "| jobs | restart, journal only | journal on disk | restart, snapshot | snapshot on disk | list page p50 / p95 "
         "| history search, 1,200 matches, p50 / p95 | history search, recent, p50 / p95 "
-        "| 20 clients: req/s, errors, p50 | running jobs |",
+        "| 20 clients (lists + recent search): req/s, errors, p50 (load average) | running jobs |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
