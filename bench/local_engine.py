@@ -10,7 +10,10 @@ matches none of its filters), so the measured requests have the same matches at 
   its `token:` line (everything restored, API serving);
 - that stack is stopped with SIGINT (last snapshot), and started again: restart from a snapshot;
 - against it, over HTTP: filtered list pages (20 times) and an indexed history search (10 times), p50 / p95,
-  then 20 client threads each sending 4 list or search requests (requests/s, errors);
+  then 20 client threads each sending 8 requests, list pages and the indexed `recent` search in turn
+  (requests/s, errors). The 1,200-match search is measured alone, not in that mix: the issue's baseline
+  (14 jobs, 97 requests/s) is listing and searching with bounded matches, and a search that reads 1,200 jobs
+  costs what its matches cost at any table size;
 - 100 jobs running `true` submitted at once (priority 1), throughput from the first POST to the last COMPLETED.
 
 The seeded jobs are data, not work: their job types are paused and the stack runs no sweep (their RUNNING
@@ -40,7 +43,7 @@ TOKEN = "bench"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SIZES = [int(s) for s in os.environ.get("BENCH_ENGINE_SIZES", "2000,20000,100000").split(",")]
 RUN_JOBS = int(os.environ.get("BENCH_ENGINE_RUN_JOBS", "100"))
-LIST_REPEATS, SEARCH_REPEATS, PER_CLIENT = 20, 10, 4
+LIST_REPEATS, SEARCH_REPEATS, PER_CLIENT = 20, 10, 8
 
 
 def seed_in_process(data_dir: Path, total: int) -> tuple[dict, float]:
@@ -150,7 +153,7 @@ def query_figures(base: str, keys: dict) -> dict:
     def client(n: int) -> None:
         own = requests.Session()
         for i in range(PER_CLIENT):
-            url = base + (search if (n + i) % 2 else lists[(n + i) % len(lists)])
+            url = base + (recent if (n + i) % 2 else lists[(n + i) % len(lists)])
             try:
                 latencies.append(timed(own, url))
             except Exception as error:  # noqa: BLE001 - counted
@@ -163,7 +166,7 @@ def query_figures(base: str, keys: dict) -> dict:
             "search_p50": statistics.median(search_ms), "search_p95": percentile(search_ms, 0.95),
             "recent_p50": statistics.median(recent_ms), "recent_p95": percentile(recent_ms, 0.95),
             "recent_total": recent_total,
-            "rps": (len(latencies) + len(errors)) / wall, "errors": len(errors),
+            "rps": (len(latencies) + len(errors)) / wall, "errors": len(errors), "load": os.getloadavg()[0],
             "concurrent_p50": statistics.median(latencies) if latencies else 0.0}
 
 
@@ -222,7 +225,7 @@ def report(rows: list[dict]) -> str:
         "",
         "| jobs | restart, journal only | journal on disk | restart, snapshot | snapshot on disk | list page p50 / p95 "
         "| history search, 1,200 matches, p50 / p95 | history search, recent, p50 / p95 "
-        "| 20 clients: req/s, errors, p50 | running jobs |",
+        "| 20 clients (lists + recent search): req/s, errors, p50 (load average) | running jobs |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
@@ -230,14 +233,15 @@ def report(rows: list[dict]) -> str:
             f"{r['snapshot_restart']:.1f} s | {r['snapshot_bytes'] / mb:.1f} MB | {r['list_p50']:.0f} / "
             f"{r['list_p95']:.0f} ms | {r['search_p50']:.0f} / {r['search_p95']:.0f} ms | {r['recent_p50']:.0f} / "
             f"{r['recent_p95']:.0f} ms ({r['recent_total']} matches) | {r['rps']:.1f}, "
-            f"{r['errors']}, {r['concurrent_p50']:.0f} ms | {r['jobs_per_second']:.1f} jobs/s |")
+            f"{r['errors']}, {r['concurrent_p50']:.0f} ms (load {r['load']:.1f}) | {r['jobs_per_second']:.1f} jobs/s |")
     lines += ["", "Restart is from exec of `python -m local.stack` to its `token:` line (state restored, API and "
               "workers up). *Journal only*: moto was killed after seeding, before any snapshot, so every write "
               "is replayed (" + "; ".join(f"{r['size']:,}: {r['replayed']}" for r in rows) + "). List pages: "
               "`status=RUNNING&job_type_id=core&order=-last_modified`, `batch_id=core`, `status=RUNNING` "
               "(page_size=100, the count included); searches (limit 20): `algorithmName==\"Core\"`, and the same "
               "with `lastModifiedTime` in the minute before seeding (`recent`). The 20 clients mix the list pages "
-              "and the 1,200-match search. Running jobs: "
+              "and the `recent` search (bounded matches, as the issue's 14-job baseline was measured); the 1,200-match "
+              "search is measured alone (its own column). Running jobs: "
               f"{RUN_JOBS} jobs running `true`, first POST to last end."]
     return "\n".join(lines)
 

@@ -36,6 +36,10 @@ def _cors_headers(origin: str | None) -> dict[str, str]:
 
 
 class JsonErrorsHandler(ChaliceRequestHandler):
+    # Chalice writes an answer's headers and body apart: on a kept-open connection the body then waits out
+    # the client's delayed ACK (Nagle), ~40 ms for every answer that fits in one packet.
+    disable_nagle_algorithm = True
+
     def handle_one_request(self) -> None:
         """BaseHTTPRequestHandler's, with a longer request line and every method handed to the application."""
         try:

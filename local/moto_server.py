@@ -4,7 +4,8 @@ to our chunk handler (moto cannot run Lambda code without Docker; see local/lamb
 The chunk handler, like the state machine's own tasks, runs in this process, so its AWS calls are served
 in-process (moto's botocore stubber, as under `mock_aws`) instead of over loopback HTTP: a third of this
 process's time under load went to serving its own HTTP requests. Everyone else reaches it over HTTP.
-DynamoDB items are encoded by local/moto_speedups.py (same answers, a fraction of moto's cost).
+DynamoDB items are encoded by local/moto_speedups.py (same answers, a fraction of moto's cost). Connections
+are kept open between requests (local/keep_alive.py), not one per AWS call.
 
 With JOBS_ENGINE_DIR set (the local stack sets it to its data folder), local/engine.py journals every
 write and takes the snapshots. This process then ignores SIGINT and SIGTERM: a Ctrl-C or a SIGTERM to the
@@ -82,6 +83,9 @@ def main(argv: list[str]) -> None:
         from local.moto_index import install as install_index
         install_index()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request, to a discarded stderr
+    if os.environ.get("JOBS_MOTO_KEEP_ALIVE", "1") != "0":  # 0: a connection per request, for comparison
+        from local.keep_alive import install as keep_connections_open
+        keep_connections_open()
     # The chunk task's updates are served by this very process, one at a time under its interpreter lock:
     # parallel writers would only take turns (measured: slower), unlike against DynamoDB.
     os.environ.setdefault("JOBS_BULK_WRITERS", "1")

@@ -269,12 +269,13 @@ class LocalStack:
         self.start_workers()
         if not self.engine:  # with the journal, the moto process takes the snapshots itself
             threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
+        # Before the start is announced: a Ctrl-C right after the `token:` line must stop the stack, not be lost.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._stop.set())
         print(f"Job service running at http://127.0.0.1:{self.port}/  (docs: http://127.0.0.1:{self.port}/docs)",
               flush=True)
         print(f"data: {self.data_dir}", flush=True)
         print(f"token: {self.admin_token}", flush=True)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: self._stop.set())
         while not self._stop.wait(1):
             self.supervise()
         return self.shutdown()

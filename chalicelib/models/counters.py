@@ -36,6 +36,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import JOB_STATUSES, JobFilter, JobRecord
+from chalicelib.models.fast_reads import batch_get_raw, number_value
 from chalicelib.models.tables import COUNT_SLOTS, Job, JobCount, count_slot, to_record, update_item
 
 SHARDS = 4
@@ -254,8 +255,9 @@ def read_plan(plan: CountPlan) -> int:
     names = sorted({name for name, _, _ in plan.ranges})
     if not names:
         return 0
-    stored = {item.name: item for item in JobCount.batch_get([f"{name}#{shard}" for name in names
-                                                              for shard in range(SHARDS)])}
+    # Raw items: a JobCount model is 101 attributes to build per item, to read a few slots of it.
+    stored = {raw["name"]["S"]: raw for raw in batch_get_raw(JobCount, [f"{name}#{shard}" for name in names
+                                                                       for shard in range(SHARDS)])}
     total = 0
     for name, first, last in plan.ranges:
         for shard in range(SHARDS):
@@ -266,10 +268,19 @@ def read_plan(plan: CountPlan) -> int:
     return total
 
 
-def _sum_range(item: JobCount, first: int | None, last: int | None) -> int:
+def _sum_range(raw: dict[str, Any], first: int | None, last: int | None) -> int:
+    """The counter's `value`, or the sum of its slots `first`..`last`, from a raw JobCount item (what the
+    model's NumberAttributes would read: absent or NULL is 0)."""
     if first is None or last is None:
-        return int(item.value or 0)
-    return sum(int(getattr(item, f"s{slot:02d}") or 0) for slot in range(first, last + 1))
+        return _stored_number(raw, "value")
+    return sum(_stored_number(raw, f"s{slot:02d}") for slot in range(first, last + 1))
+
+
+def _stored_number(raw: dict[str, Any], name: str) -> int:
+    value = raw.get(name)
+    if not value or "NULL" in value:
+        return 0
+    return int(number_value(value["N"]) or 0)
 
 
 # --- repair ------------------------------------------------------------------------------------------

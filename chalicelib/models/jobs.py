@@ -41,7 +41,7 @@ from chalicelib.domain import (
 )
 from chalicelib.errors import InvalidInput
 from chalicelib.models import counters
-from chalicelib.models.fast_reads import use_fast_reads
+from chalicelib.models.fast_reads import record_reader, use_fast_reads
 from chalicelib.models.tables import (
     Job,
     JobData,
@@ -302,6 +302,7 @@ def _walk_partition(read: IndexRead, partition: Any, descending: bool, page_size
     index = _INDEXES[read.index]
     attribute = Job.created_key if read.index == "by-created" else Job.modified_key
     use_fast_reads(Job)
+    read_job = record_reader(Job, JobRecord)
     result = index.query(partition, range_key_condition=_range(attribute, read.low, read.high),
                          filter_condition=read.residual, scan_index_forward=not descending,
                          page_size=max(1, min(page_size, 1000)))
@@ -309,7 +310,7 @@ def _walk_partition(read: IndexRead, partition: Any, descending: bool, page_size
         meter.round_trips += 1
         meter.items_read += raw_page.get("ScannedCount", len(raw_page.get("Items", [])))
         for raw in raw_page.get("Items", []):
-            job = to_record(Job.from_raw_data(raw), JobRecord)
+            job = read_job(raw)
             yield sort_key_of(read, job), job
 
 
@@ -410,12 +411,14 @@ def scan_all(meter: ReadMeter) -> list[JobRecord]:
     parts = [ReadMeter() for _ in range(SCAN_SEGMENTS)]
     use_fast_reads(Job)
 
+    read_job = record_reader(Job, JobRecord)
+
     def segment(number: int) -> list[JobRecord]:
         found: list[JobRecord] = []
         for raw_page in Job.scan(segment=number, total_segments=SCAN_SEGMENTS).page_iter:
             parts[number].round_trips += 1
             parts[number].items_read += raw_page.get("ScannedCount", 0)
-            found.extend(to_record(Job.from_raw_data(raw), JobRecord) for raw in raw_page.get("Items", []))
+            found.extend(read_job(raw) for raw in raw_page.get("Items", []))
         return found
 
     with ThreadPoolExecutor(max_workers=SCAN_SEGMENTS) as pool:

@@ -46,6 +46,9 @@ class BaseModel(Model):
         billing_mode = "PAY_PER_REQUEST"
         region: str | None  # declared only (no value): PynamoDB's metaclass fills in the default region
         host: str | None    # likewise (the endpoint: None in AWS, the emulator's URL locally)
+        # botocore keeps this many open connections per client: more than the local server's concurrent
+        # requests (20 clients), so none is opened and dropped per call (a Lambda serves one at a time).
+        max_pool_connections = 32
 
 
 ALL_MODELS: list[type[BaseModel]] = []
@@ -151,10 +154,12 @@ def get_or_none(model: type[M], record_type: type[R], hash_key: Any, range_key: 
 
 def get_by_keys(model: type[M], record_type: type[R], keys: Iterable[Any], key_of: Any) -> dict[Any, R]:
     """Records by key in batched reads, as `{key_of(record): record}` (no request for no keys)."""
+    from chalicelib.models.fast_reads import batch_get_raw, record_reader
     wanted = set(keys)
     if not wanted:
         return {}
-    records = to_records(model.batch_get(wanted), record_type)
+    read = record_reader(model, record_type)
+    records = [read(raw) for raw in batch_get_raw(model, wanted)]
     return {key_of(record): record for record in records}
 
 

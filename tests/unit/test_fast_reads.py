@@ -2,6 +2,8 @@
 what the ordinary parse gives, and a page that may hold a binary value takes the ordinary parse."""
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -80,3 +82,102 @@ def test_a_paged_answer_keeps_its_last_key_and_counts(clients):
     assert answer["LastEvaluatedKey"] == {"pk": {"S": "p"}, "sk": {"N": "1"}}
     assert (answer["Count"], answer["ScannedCount"]) == (2, 2)
     assert _without_metadata(answer) == _without_metadata(plain.query(**request))
+
+
+def test_a_batch_get_answer_is_the_same_by_the_shortcut(clients):
+    plain, fast, took_shortcut = clients
+    plain.put_item(TableName="t", Item=PLAIN)
+    plain.put_item(TableName="t", Item={**PLAIN, "sk": {"N": "3"}})
+    request = {"RequestItems": {"t": {"Keys": [{"pk": {"S": "p"}, "sk": {"N": str(sk)}} for sk in (1, 3, 9)]}}}
+
+    def sorted_items(answer: dict) -> dict:
+        answer = _without_metadata(answer)
+        answer["Responses"]["t"].sort(key=lambda item: item["sk"]["N"])
+        return answer
+
+    assert sorted_items(fast.batch_get_item(**request)) == sorted_items(plain.batch_get_item(**request))
+    assert fast.batch_get_item(**request)["UnprocessedKeys"] == {}
+
+
+# --- records straight from raw items -------------------------------------------------------------------
+
+def _full_job():
+    from datetime import datetime, timedelta, timezone
+
+    from chalicelib.domain import JobRecord
+    at = datetime(2026, 12, 3, 10, 0, 0, 123000, tzinfo=timezone.utc)
+    return JobRecord(
+        created=at, id=42, job_type_id=7, job_type_name="core", job_type_rev_id=3, job_type_revision_num=2,
+        job_type_version="1.0.0", last_modified=at + timedelta(seconds=5), status="FAILED",
+        batch={"id": 1, "title": "b", "created": "2026-12-03T10:00:00Z"}, batch_id=1,
+        bulk_operation={"id": 5, "kind": "cancel", "reason": None}, cpu_seconds=1.25, description="d",
+        dispatch_after=at, ended=at + timedelta(minutes=1), error={"id": 2, "name": "node-lost", "title": "Lost"},
+        error_category="SYSTEM", error_id=2, event={"id": 9, "type": "USER"}, exit_code=-1, history_deleted=True,
+        input_file_size=12.5, input_files={"INPUT": ["a.txt"]}, is_superseded=True, job_type_title="Core",
+        last_status_change=at, max_tries=5, node_hostname="host", node_id=3, num_exes=2, owner="admin",
+        parameters=[{"id": 1, "value": ["x"]}], peak_memory_mib=512.0, priority=0, project="default",
+        queued=at, recipe={"id": 1, "recipe_type": {"id": 1}}, recipe_id=1, source_collection="c",
+        source_ended=at, source_sensor="s", source_sensor_class="sc", source_started=at, source_task="t",
+        started=at, superseded=at, superseded_by_job_id=43, superseded_job_id=41,
+        timeline=[{"status": "QUEUED", "at": "2026-12-03T10:00:00.123Z", "exe_num": 1}], wall_seconds=60)
+
+
+def _raw(job) -> dict:
+    from chalicelib.models.jobs import _item
+    return _item(job).serialize()
+
+
+def _by_pynamodb(raw: dict):
+    from chalicelib.domain import JobRecord
+    from chalicelib.models.tables import Job, to_record
+    return to_record(Job.from_raw_data(raw), JobRecord)
+
+
+def _by_reader(raw: dict):
+    from chalicelib.domain import JobRecord
+    from chalicelib.models.tables import Job
+    return fast_reads.record_reader(Job, JobRecord)(raw)
+
+
+def test_a_job_read_from_its_raw_item_is_the_record_pynamodb_gives():
+    raw = _raw(_full_job())
+    assert _by_reader(raw) == _by_pynamodb(raw) == _full_job()
+
+
+def test_absent_null_and_json_null_values_take_the_models_defaults_as_pynamodb_does():
+    from dataclasses import replace
+    raw = _raw(replace(_full_job(), batch=None, error=None, node_id=None, timeline=None))
+    for name in ("num_exes", "max_tries", "priority", "is_superseded"):  # absent: the model's (= the record's) default
+        raw.pop(name)
+    raw["description"] = {"NULL": True}
+    raw["event"] = {"S": "null"}  # a JSON null: None, so the record's default
+    raw["input_file_size"] = {"N": "0"}
+    raw["exit_code"] = {"N": "-3"}
+    raw["cpu_seconds"] = {"N": "1E+2"}
+    record = _by_reader(raw)
+    assert record == _by_pynamodb(raw)
+    assert (record.num_exes, record.max_tries, record.priority, record.description, record.event) == (0, 3, 100,
+                                                                                                      None, None)
+    assert (record.exit_code, record.cpu_seconds, record.input_file_size) == (-3, 100.0, 0)
+
+
+def test_numbers_decode_as_json_does():
+    for text in ("0", "7", "007", "-1", "1.50", "1e3", "123456789012345678901234567890", "\u0663"):
+        try:
+            expected = json.loads(text)
+        except ValueError:
+            expected = ValueError
+        try:
+            got = fast_reads.number_value(text)
+        except ValueError:
+            got = ValueError
+        assert got == expected and type(got) is type(expected), text
+
+
+def test_an_attribute_stored_with_another_type_takes_pynamodbs_way():
+    raw = _raw(_full_job())
+    raw["num_exes"] = {"S": "2"}  # not a number: PynamoDB refuses it, and so does the reader
+    with pytest.raises(Exception) as by_pynamodb:
+        _by_pynamodb(raw)
+    with pytest.raises(type(by_pynamodb.value)):
+        _by_reader(raw)
