@@ -81,3 +81,19 @@ def publish(text: str, name: str) -> None:
     print(text)
     if os.environ.get("BENCH_WRITE", "1") != "0":
         write_section(text, name)
+
+
+def serving_stack(prefix: str, token: str = "bench"):
+    """The embedded stack in this process (`python -m local.stack` without its workers) in a new data folder,
+    the API serving: a benchmark sets what the workers should count, then calls `stack.start_workers()`."""
+    import tempfile
+
+    from local.stack import LocalStack, free_port
+    stack = LocalStack(data_dir=Path(tempfile.mkdtemp(prefix=prefix)), port=free_port(), admin_token=token,
+                       snapshot_seconds=3600)
+    stack.configure_environment()
+    stack.start_moto()
+    stack.prepare(demo=False)
+    stack.serve()
+    return stack
+

@@ -24,15 +24,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 
-from bench.common import noop_job_type, publish
+from bench.common import noop_job_type, publish, serving_stack
 
 FREE = int(os.environ.get("BENCH_ECS_FREE", "5"))
 JOBS = int(os.environ.get("BENCH_ECS_JOBS", "40"))
@@ -109,13 +107,8 @@ def main() -> None:
     from local.call_counter import count_aws_calls
     os.environ.update({"JOBS_RUNNER": "ecs", "JOBS_ECS_MAX_TASKS": str(CAP), "JOBS_SWEEP_SECONDS": "3600"})
     counts = count_aws_calls()
-    from local.stack import LocalStack, free_port
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-ecs-"))
-    stack = LocalStack(data_dir=data_dir, port=free_port(), admin_token="bench", snapshot_seconds=3600)
-    stack.configure_environment()
-    stack.start_moto()
-    stack.prepare(demo=False)
-    stack.serve()
+    stack = serving_stack("bench-ecs-")
+    data_dir = stack.data_dir
     calls_file = data_dir / "calls.json"
     os.environ["JOBS_COUNT_CALLS_FILE"] = str(calls_file)
     stack.start_workers()

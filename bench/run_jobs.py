@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import botocore.client
 import requests
 
-from bench.common import noop_job_type, publish
+from bench.common import noop_job_type, publish, serving_stack
 
 JOBS = int(os.environ.get("BENCH_JOBS", "200"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "1"))
@@ -38,13 +36,8 @@ def _counting(self, operation_name, api_params):
 
 def main() -> None:
     botocore.client.BaseClient._make_api_call = _counting
-    from local.stack import LocalStack, free_port
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-run-"))
-    stack = LocalStack(data_dir=data_dir, port=free_port(), admin_token="bench", snapshot_seconds=3600)
-    stack.configure_environment()
-    stack.start_moto()
-    stack.prepare(demo=False)
-    stack.serve()
+    stack = serving_stack("bench-run-")
+    data_dir = stack.data_dir
     os.environ["JOBS_SWEEP_SECONDS"] = "3600"
     worker_calls_file = data_dir / "worker-calls.json"
     os.environ["JOBS_COUNT_CALLS_FILE"] = str(worker_calls_file)
