@@ -647,6 +647,7 @@ def queued_jobs(read_budget: int, skipping: Collection[int] = ()) -> Iterator[Jo
     start = None
     read = 0
     use_fast_reads(Job)
+    read_job = record_reader(Job, JobRecord)
     while read < read_budget:
         skipped = tuple(skipping)[:100]
         result = Job.by_queue.query("queued", page_size=min(100, read_budget - read), last_evaluated_key=start,
@@ -655,8 +656,7 @@ def queued_jobs(read_budget: int, skipping: Collection[int] = ()) -> Iterator[Jo
         if page is None:
             return
         read += page.get("ScannedCount", len(page.get("Items", [])))
-        for raw in page.get("Items", []):
-            yield to_record(Job.from_raw_data(raw), JobRecord)
+        yield from (read_job(raw) for raw in page.get("Items", []))
         start = result.page_iter.last_evaluated_key
         if start is None:
             return
