@@ -37,6 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from local.event_pattern import matches
+
 log = logging.getLogger("jobs.task_agent")
 
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "JOBS_WORKER_MARK")
@@ -358,12 +360,10 @@ class TaskAgent:
                  "source": "aws.ecs", "account": "123456789012", "time": _iso(),
                  "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "resources": [task.arn],
                  "detail": detail}
-        if self.pattern is not None:
-            from local.event_pattern import matches
-            if not matches(self.pattern, event):
-                why = f"{why} (not delivered: the rule's pattern)"
-                self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
-                return
+        if self.pattern is not None and not matches(self.pattern, event):
+            why = f"{why} (not delivered: the rule's pattern)"
+            self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
+            return
         self.delivered += 1
         self.delivered_by[why] = self.delivered_by.get(why, 0) + 1
         try:
