@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from bench.common import noop_job_type, publish, serving_stack
+from local.call_counter import CallCounts
 
 FREE = int(os.environ.get("BENCH_ECS_FREE", "5"))
 JOBS = int(os.environ.get("BENCH_ECS_JOBS", "40"))
@@ -92,7 +93,7 @@ def price(calls: Counter, jobs: int) -> list[str]:
     ]
 
 
-def _print_traces(counts: dict, jobs: int) -> None:
+def _print_traces(counts: CallCounts, jobs: int) -> None:
     """With JOBS_COUNT_CALLS_TRACE set: every process's calls by where they came from, per job."""
     from local.call_counter import TRACE_VARIABLE, read_traces, write_traces
     folder = os.environ.get(TRACE_VARIABLE)

@@ -73,7 +73,7 @@ def counting_requested() -> bool:
     return bool(os.environ.get(VARIABLE))
 
 
-def write_counts(counts: dict[str, int]) -> None:
+def write_counts(counts: CallCounts) -> None:
     path = Path(os.environ[VARIABLE])
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(dict(counts)))
@@ -81,12 +81,11 @@ def write_counts(counts: dict[str, int]) -> None:
     write_traces(counts)
 
 
-def write_traces(counts: dict[str, int]) -> None:
+def write_traces(counts: CallCounts) -> None:
     folder = os.environ.get(TRACE_VARIABLE)
-    traces = getattr(counts, "traces", None)
-    if folder and traces:
+    if folder and counts.traces:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / f"{os.getpid()}.json").write_text(json.dumps(traces))
+        (Path(folder) / f"{os.getpid()}.json").write_text(json.dumps(counts.traces))
 
 
 def read_traces(folder: str) -> dict[str, int]:

@@ -277,8 +277,7 @@ def main() -> int:
     if counts is not None:  # for bench/run_jobs.py: what the worker side cost, by operation
         if workers.agent is not None:  # each event is one invocation of the state-change function
             counts["events:ECS Task State Change"] = workers.agent.delivered
-            if hasattr(counts, "traces"):
-                counts.traces.update({f"events:{why}": n for why, n in workers.agent.delivered_by.items()})
+            counts.traces.update({f"events:{why}": n for why, n in workers.agent.delivered_by.items()})
         write_counts(counts)
     return 0
 
