@@ -187,6 +187,7 @@ class LocalSettings:
     data_dir: str = ".local-data"           # JOBS_DATA_DIR
     admin_token: str | None = None          # JOBS_ADMIN_TOKEN
     worker_slots: int | None = None         # JOBS_WORKER_SLOTS: jobs run at once (default: the CPU count)
+    api_processes: int | None = None        # JOBS_API_PROCESSES: processes serving the API (default: see below)
     snapshot_seconds: float = 60.0          # JOBS_SNAPSHOT_SECONDS
     snapshot_pause_ratio: float = 9.0       # JOBS_SNAPSHOT_PAUSE_RATIO
     snapshot_timeout: float = 900.0         # JOBS_SNAPSHOT_TIMEOUT
@@ -218,12 +219,14 @@ def load_local_settings() -> LocalSettings:
     if port > 65535:
         raise ConfigurationError(f"PORT={_env('PORT')!r} must be a port number from 1 to 65535")
     slots = _env("JOBS_WORKER_SLOTS")
+    api_processes = _env("JOBS_API_PROCESSES")
     load_settings()
     return LocalSettings(
         port=port,
         data_dir=_env("JOBS_DATA_DIR", ".local-data") or ".local-data",
         admin_token=_env("JOBS_ADMIN_TOKEN"),
         worker_slots=None if slots is None else _positive("JOBS_WORKER_SLOTS", 1, int),
+        api_processes=None if api_processes is None else _positive("JOBS_API_PROCESSES", 1, int),
         snapshot_seconds=_positive("JOBS_SNAPSHOT_SECONDS", 60),
         snapshot_pause_ratio=_number("JOBS_SNAPSHOT_PAUSE_RATIO", 9, minimum=0),
         snapshot_timeout=_positive("JOBS_SNAPSHOT_TIMEOUT", 900),

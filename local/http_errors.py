@@ -13,12 +13,20 @@ In AWS, API Gateway answers these itself before any function runs (docs/api.md, 
 from __future__ import annotations
 
 import json
+import socket
 from http import HTTPStatus
 from typing import Any
 
 from chalice.app import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, LocalGatewayException
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGatewayException,
+    ThreadedHTTPServer,
+)
 
 MAX_REQUEST_LINE = 1024 * 1024
 
@@ -87,8 +95,26 @@ class JsonErrorsHandler(ChaliceRequestHandler):
             self.wfile.write(payload)
 
 
-def create_server(app: Chalice, config: Config, host: str, port: int) -> LocalDevServer:
-    """`chalice.local.create_local_server` with the JSON-error handler."""
+class SharedListenerServer(ThreadedHTTPServer):
+    """Accepts on a listening socket that other processes accept on too (the stack's API processes). The
+    socket is non-blocking: a process woken for a connection another one took goes back to waiting
+    (socketserver takes the error for "no request") instead of blocking in accept, where it would not see a
+    shutdown."""
+
+    def __init__(self, listening: socket.socket, handler: Any) -> None:
+        super().__init__(listening.getsockname(), handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = listening
+        self.server_name, self.server_port = listening.getsockname()[:2]
+
+
+def create_server(app: Chalice, config: Config, host: str, port: int,
+                  listening: socket.socket | None = None) -> LocalDevServer:
+    """`chalice.local.create_local_server` with the JSON-error handler; on `listening` (already bound and
+    listening, shared with other processes) instead of a socket of its own when given."""
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, host, port, handler_cls=JsonErrorsHandler)
+    if listening is None:
+        return LocalDevServer(app, config, host, port, handler_cls=JsonErrorsHandler)
+    return LocalDevServer(app, config, host, port, handler_cls=JsonErrorsHandler,
+                          server_cls=lambda _address, handler: SharedListenerServer(listening, handler))

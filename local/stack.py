@@ -3,7 +3,8 @@
 Start-up order: moto in its own process on a loopback port -> tables created from the models and queues
 from `chalicelib.queues` (the same definitions as the deploy template) -> the stored state restored (the
 last good snapshot, then the journal written after it: see local/engine.py) -> built-in errors and the
-`default` workspace -> the admin token -> the Chalice app served on 127.0.0.1:PORT -> the worker process.
+`default` workspace -> the admin token -> the Chalice app served on 127.0.0.1:PORT (by this process and
+JOBS_API_PROCESSES - 1 more, local/api_server.py) -> the worker process.
 
 Durability: the moto process journals every write before answering it (fsync, group commit) and takes
 the snapshots itself (local/engine.py), so an acknowledged write survives Ctrl-C, SIGTERM, kill -9 of any
@@ -15,7 +16,8 @@ after the last one), for comparison.
 
 Supervision: a child that dies is noticed within a second or two. The worker process is restarted (its
 start ends the executions it left RUNNING as node-lost, which retries them, after killing whatever is
-left of their processes); the stack stops loudly when moto dies or the worker keeps dying.
+left of their processes), and so is an API process; the stack stops loudly when moto dies or a child
+keeps dying (6 times within a minute).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 log = logging.getLogger("jobs.local")
 
@@ -62,7 +65,8 @@ class LocalStack:
         self.engine = ((os.environ.get("JOBS_MOTO") or "process") == "process"
                        and os.environ.get("JOBS_JOURNAL", "1") != "0")
         self._exit_code = 0
-        self._worker_restarts: list[float] = []
+        self._restarts: dict[str, list[float]] = {}
+        self._api_processes: list[_ApiProcess] = []
 
     # -- start ------------------------------------------------------------------------------------
     def configure_environment(self) -> None:
@@ -180,7 +184,7 @@ class LocalStack:
         from app import app
         from local.http_errors import create_server
         server = create_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
-        _per_thread_requests(app)
+        per_thread_requests(app)
         self._http = server
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
 
@@ -213,6 +217,27 @@ class LocalStack:
                 log.exception("periodic snapshot failed")
             pause = next_snapshot_pause(self.snapshot_seconds, time.monotonic() - started, ratio)
 
+    def start_api_processes(self, count: int) -> None:
+        """`count - 1` more processes serving the API on this process's listening socket (local/api_server.py):
+        one interpreter lock per process instead of one for every request."""
+        if count <= 1 or self._http is None:
+            return
+        listening = self._http.server.socket
+        listening.setblocking(False)  # see local.http_errors.SharedListenerServer
+        self._api_processes = []
+        for slot in range(count - 1):
+            self._start_api_process(slot)
+        print(f"API processes: {count} (pids {os.getpid()}, "
+              + ", ".join(str(p.process.pid) for p in self._api_processes) + ")", flush=True)
+
+    def _start_api_process(self, slot: int) -> None:
+        assert self._http is not None
+        started = _ApiProcess(self._http.server.socket.fileno())
+        if slot < len(self._api_processes):
+            self._api_processes[slot] = started
+        else:
+            self._api_processes.append(started)
+
     def start_workers(self) -> None:
         """The worker side (node, runner, SQS poller, sweeps) in its own process, as worker nodes are
         apart from the API in a deployment: the two do not compete for one interpreter lock."""
@@ -241,24 +266,44 @@ class LocalStack:
             code, pid = self._workers.process.returncode, self._workers.process.pid
             from local.workers import kill_marked
             killed = kill_marked(worker_mark(self.data_dir))
-            now = time.monotonic()
-            self._worker_restarts = [t for t in self._worker_restarts if now - t < 60] + [now]
-            if len(self._worker_restarts) > 5:
-                print(f"STOPPING: the worker process died 6 times within a minute (last: pid {pid}, exit code "
-                      f"{code}); see the messages above.", file=sys.stderr, flush=True)
+            if self._keeps_dying("worker", f"pid {pid}, exit code {code}"):
                 self._workers = None
-                self._exit_code = 4
-                self._stop.set()
                 return
             print(f"the worker process (pid {pid}) died (exit code {code}); {killed} leftover job processes "
                   "killed; restarting it: the executions it ran end node-lost and are retried", flush=True)
-            try:
-                self.start_workers()
-            except Exception as error:  # noqa: BLE001
-                print(f"STOPPING: the worker process could not be restarted: {error}", file=sys.stderr, flush=True)
-                self._workers = None
-                self._exit_code = 4
-                self._stop.set()
+            self._restart("worker", self.start_workers)
+        for index, api in enumerate(self._api_processes):
+            if api.process.poll() is None:
+                continue
+            if self._stop.wait(1.5):
+                return
+            code, pid = api.process.returncode, api.process.pid
+            if self._keeps_dying("API", f"pid {pid}, exit code {code}"):
+                return
+            print(f"an API process (pid {pid}) died (exit code {code}); restarting it: the requests it was "
+                  "answering got no answer, the others are served by the remaining processes", flush=True)
+            self._restart("API", lambda slot=index: self._start_api_process(slot))
+
+    def _keeps_dying(self, kind: str, last: str) -> bool:
+        """Counts a death of a `kind` process; after the 6th within a minute, stops the stack loudly."""
+        now = time.monotonic()
+        deaths = [t for t in self._restarts.get(kind, []) if now - t < 60] + [now]
+        self._restarts[kind] = deaths
+        if len(deaths) <= 5:
+            return False
+        print(f"STOPPING: the {kind} process died 6 times within a minute (last: {last}); see the messages "
+              "above.", file=sys.stderr, flush=True)
+        self._exit_code = 4
+        self._stop.set()
+        return True
+
+    def _restart(self, kind: str, start: Callable[[], None]) -> None:
+        try:
+            start()
+        except Exception as error:  # noqa: BLE001
+            print(f"STOPPING: the {kind} process could not be restarted: {error}", file=sys.stderr, flush=True)
+            self._exit_code = 4
+            self._stop.set()
 
     # -- run --------------------------------------------------------------------------------------
     def run(self, demo: bool) -> int:
@@ -266,6 +311,7 @@ class LocalStack:
         self.start_moto()
         self.prepare(demo)
         self.serve()
+        self.start_api_processes(api_process_count())
         self.start_workers()
         if not self.engine:  # with the journal, the moto process takes the snapshots itself
             threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
@@ -284,6 +330,9 @@ class LocalStack:
         print("stopping: taking a last snapshot", flush=True)
         if self._http is not None:
             self._http.shutdown()
+        for api in self._api_processes:
+            stop_process(api.process, grace_seconds=10)
+        self._api_processes = []
         if self._workers is not None:
             self._workers.stop()
             self._workers = None
@@ -304,25 +353,46 @@ class LocalStack:
         return code
 
 
-class _WorkerProcess:
-    """`python -m local.workers`, which dies with this process (Linux parent-death signal) and stops its
-    executions on SIGTERM."""
+class _Child:
+    """`python -m <module> ...` started from the main thread: it dies with this process (parent-death
+    signal), prints one line starting with `ready` once it serves, then its output is relayed."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, args: list[str], ready: str, what: str, **popen: Any) -> None:
         import subprocess
-        env = {**os.environ, "JOBS_DATA_DIR": str(data_dir), "JOBS_WORKER_MARK": worker_mark(data_dir)}
-        self.process = subprocess.Popen([sys.executable, "-m", "local.workers"], env=env, stdout=subprocess.PIPE,
-                                        text=True, preexec_fn=die_with_parent)
-        line = self.process.stdout.readline()
-        if not line.startswith("workers ready"):
+        self.process = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True,
+                                        preexec_fn=die_with_parent, **popen)
+        self.ready_line = self.process.stdout.readline().strip()
+        if not self.ready_line.startswith(ready):
             self.process.kill()
-            raise RuntimeError(f"the worker process did not start: {line!r}")
-        print(f"{line.strip()} (worker process pid {self.process.pid})", flush=True)
+            raise RuntimeError(f"{what} did not start: {self.ready_line!r}")
         threading.Thread(target=self._relay, daemon=True).start()
 
     def _relay(self) -> None:
         for line in self.process.stdout:
             print(line, end="", flush=True)
+
+
+class _ApiProcess(_Child):
+    """`python -m local.api_server FD`: serves the API on the stack's listening socket; stops on SIGTERM."""
+
+    def __init__(self, listening_fd: int) -> None:
+        super().__init__(["local.api_server", str(listening_fd)], "api process ready", "an API process",
+                         pass_fds=(listening_fd,))
+
+
+def api_process_count() -> int:
+    """JOBS_API_PROCESSES, or one per CPU up to 4: the emulator and the workers need CPU too."""
+    from chalicelib.config import load_local_settings
+    return load_local_settings().api_processes or max(1, min(os.cpu_count() or 1, 4))
+
+
+class _WorkerProcess(_Child):
+    """`python -m local.workers`, which stops its executions on SIGTERM."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(["local.workers"], "workers ready", "the worker process",
+                         env={**os.environ, "JOBS_DATA_DIR": str(data_dir), "JOBS_WORKER_MARK": worker_mark(data_dir)})
+        print(f"{self.ready_line} (worker process pid {self.process.pid})", flush=True)
 
     def stop(self) -> None:
         stop_process(self.process, grace_seconds=30)  # executions are stopped and reported first
@@ -399,7 +469,7 @@ class _MotoProcess:
         stop_process(self.process, grace_seconds=10)
 
 
-def _per_thread_requests(app) -> None:
+def per_thread_requests(app) -> None:
     """Chalice keeps the request being handled on the app object (`current_request`, `lambda_context`):
     safe in Lambda (one request per instance at a time), not in a threaded server, where concurrent
     requests would read each other's. Keep both per thread instead."""

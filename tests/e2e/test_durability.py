@@ -70,8 +70,20 @@ class Stack:
             raise AssertionError("stack did not start:\n" + "".join(self.output))
         self.moto_pid = int(next(line for line in self.output if line.startswith("emulator: moto pid")).split()[3])
 
+    def children(self, module: str) -> list[int]:
+        """The stack's child processes running `python -m <module>`."""
+        found = []
+        for pid in children_of(self.process.pid):
+            try:
+                arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if module.encode() in arguments and alive(pid):
+                found.append(pid)
+        return found
+
     def worker_pid(self) -> int:
-        return next(p for p in children_of(self.process.pid) if p != self.moto_pid)
+        return wait_for(lambda: self.children("local.workers"), 10, "the worker process")[0]
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -201,8 +213,7 @@ def test_a_killed_worker_is_restarted_and_its_job_processes_die_and_the_job_is_r
     os.kill(old_worker, signal.SIGKILL)
 
     wait_for(lambda: not any(alive(p) for p in first), 15, "the job's processes to die with the worker")
-    wait_for(lambda: any(p != old_worker for p in children_of(stack.process.pid) if p != stack.moto_pid), 30,
-             "a new worker process")
+    wait_for(lambda: any(p != old_worker for p in stack.children("local.workers")), 30, "a new worker process")
     detail = wait_for(lambda: (lambda d: d if d["num_exes"] >= 2 else None)(stack.get(f"/v6/jobs/{job}/").json()),
                       60, "the job to be retried")
     assert detail["num_exes"] >= 2
@@ -210,6 +221,31 @@ def test_a_killed_worker_is_restarted_and_its_job_processes_die_and_the_job_is_r
     assert not set(second) & set(first)
     assert len(second) == 1  # never twice at once
     assert stack.process.poll() is None
+
+
+def test_a_killed_api_process_is_restarted_and_the_api_keeps_answering(tmp_path, stacks):
+    # Given a stack serving its API from two processes
+    stack = stacks(tmp_path, env={"JOBS_API_PROCESSES": "2"})
+    [extra] = stack.children("local.api_server")
+    add_job_type(stack, "before-the-kill")
+    # When the extra API process is killed
+    os.kill(extra, signal.SIGKILL)
+    # Then every request meanwhile is answered (by the stack's own server), and a new API process starts
+    deadline = time.monotonic() + 30
+    replaced: list[int] = []
+    while not replaced and time.monotonic() < deadline:
+        fresh = requests.get(stack.url("/v6/job-types/before-the-kill/1.0.0/"), headers=AUTH, timeout=30)
+        assert fresh.status_code == 200, fresh.text
+        replaced = [p for p in stack.children("local.api_server") if p != extra]
+    assert replaced, "no new API process within 30 s"
+    add_job_type(stack, "after-the-kill")
+    assert stack.get("/v6/job-types/").json()["count"] == 2
+    # And Ctrl-C stops every process of the stack
+    stack.signal_group(signal.SIGINT)
+    output = stack.finish()
+    assert stack.process.returncode == 0, output
+    assert "an API process (pid" in output and "died" in output, output
+    wait_for(lambda: not alive(replaced[0]), 10, "the API process to stop with the stack")
 
 
 def test_a_killed_emulator_stops_the_stack_loudly_and_nothing_acknowledged_is_lost(tmp_path, stacks):

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
     ("JOBS_WORKER_SLOTS", "1.5"), ("PORT", "0"), ("PORT", "70000"), ("PORT", "http"),
     ("JOBS_SNAPSHOT_SECONDS", "0"), ("JOBS_SNAPSHOT_SECONDS", "nan"), ("JOBS_SWEEP_SECONDS", "-1"),
     ("JOBS_SNAPSHOT_PAUSE_RATIO", "-1"), ("JOBS_JOURNAL_MAX_RECORDS", "0"), ("JOBS_CANCEL_WATCH_SECONDS", "inf"),
+    ("JOBS_API_PROCESSES", "0"), ("JOBS_API_PROCESSES", "many"),
     ("JOBS_MOTO", "docker"), ("JOBS_JOURNAL", "maybe"), ("JOBS_AUTH_MODE", "none"), ("JOBS_BULK_WRITERS", "0"),
 ])
 def test_a_bad_local_setting_is_refused_by_name(monkeypatch, name, value):
@@ -31,12 +32,15 @@ def test_a_bad_local_setting_is_refused_by_name(monkeypatch, name, value):
 
 def test_good_local_settings_are_read(monkeypatch):
     for name, value in {"JOBS_WORKER_SLOTS": "3", "PORT": "8123", "JOBS_SNAPSHOT_SECONDS": "0.5",
-                        "JOBS_SNAPSHOT_PAUSE_RATIO": "0", "JOBS_JOURNAL": "0"}.items():
+                        "JOBS_SNAPSHOT_PAUSE_RATIO": "0", "JOBS_JOURNAL": "0", "JOBS_API_PROCESSES": "3"}.items():
         monkeypatch.setenv(name, value)
     settings = load_local_settings()
-    assert (settings.worker_slots, settings.port, settings.snapshot_seconds, settings.journal) == (3, 8123, 0.5, False)
+    assert (settings.worker_slots, settings.port, settings.snapshot_seconds, settings.journal,
+            settings.api_processes) == (3, 8123, 0.5, False, 3)
     monkeypatch.delenv("JOBS_WORKER_SLOTS")
+    monkeypatch.delenv("JOBS_API_PROCESSES")
     assert load_local_settings().worker_slots is None  # the CPU count, decided by the workers
+    assert load_local_settings().api_processes is None  # decided by the stack (local.stack.api_process_count)
 
 
 def test_the_stack_does_not_start_with_no_worker_slots(tmp_path):
