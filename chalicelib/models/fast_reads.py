@@ -29,6 +29,8 @@ from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -84,6 +86,25 @@ def number_value(text: str) -> Any:
     return json.loads(text)
 
 
+def plain_value(value: dict[str, Any]) -> Any:
+    """A member of an untyped List or Map, decoded as PynamoDB's `DESERIALIZE_CLASS_MAP` does: strings,
+    numbers, booleans, nulls, lists and maps. Another type (a binary value, a set) raises KeyError."""
+    (kind, inner), = value.items()
+    if kind == "S":
+        return inner
+    if kind == "N":
+        return number_value(inner)
+    if kind == "M":
+        return {name: plain_value(member) for name, member in inner.items()}
+    if kind == "L":
+        return [plain_value(member) for member in inner]
+    if kind == "BOOL":
+        return bool(inner)
+    if kind == "NULL":
+        return None
+    raise KeyError(kind)
+
+
 def _decoder(attribute: Attribute[Any]) -> Decoder:
     """The attribute's own decoding (`deserialize(get_value(value))`), spelled out for the common types.
     A value of another type raises KeyError: the caller then takes PynamoDB's way."""
@@ -99,6 +120,10 @@ def _decoder(attribute: Attribute[Any]) -> Decoder:
     if kind is UTCDateTimeAttribute:
         parse = attribute.deserialize
         return lambda value: parse(value["S"])
+    if kind is ListAttribute and cast(ListAttribute[Any], attribute).element_type is None:
+        return lambda value: [plain_value(member) for member in value["L"]]
+    if kind is MapAttribute:
+        return lambda value: {name: plain_value(member) for name, member in value["M"].items()}
     return lambda value: attribute.deserialize(attribute.get_value(value))
 
 

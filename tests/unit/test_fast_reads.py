@@ -174,6 +174,24 @@ def test_numbers_decode_as_json_does():
         assert got == expected and type(got) is type(expected), text
 
 
+def test_list_members_of_every_plain_type_decode_as_pynamodb_does():
+    from dataclasses import replace
+    timeline = [{"status": "QUEUED", "at": "2026-12-03T10:00:00.123Z", "exe_num": 1},
+                {"status": "RUNNING", "exe_num": 1.5, "nested": {"ok": True, "none": None, "list": [0, "x", [2e3]]}},
+                [], {}, None, False, "007", -12]
+    raw = _raw(replace(_full_job(), timeline=timeline))
+    record = _by_reader(raw)
+    assert record == _by_pynamodb(raw)
+    assert record.timeline == timeline
+
+
+def test_a_list_member_of_another_type_takes_pynamodbs_way():
+    raw = _raw(_full_job())
+    raw["timeline"]["L"].append({"SS": ["a", "b"]})  # a set: not one of the plain types the reader decodes
+    assert _by_reader(raw) == _by_pynamodb(raw)
+    assert _by_reader(raw).timeline[-1] == {"a", "b"}
+
+
 def test_an_attribute_stored_with_another_type_takes_pynamodbs_way():
     raw = _raw(_full_job())
     raw["num_exes"] = {"S": "2"}  # not a number: PynamoDB refuses it, and so does the reader
