@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
                            listening=listening)
     per_thread_requests(app)
     stop = threading.Event()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so from the start when the stack starts it
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=server.server.serve_forever, name="http", daemon=True).start()
     print("api process ready", flush=True)

@@ -301,6 +301,8 @@ class LocalStack:
         try:
             start()
         except Exception as error:  # noqa: BLE001
+            if self._stop.is_set():
+                return  # a stop came while it started (a Ctrl-C reaches the child too): not a failure
             print(f"STOPPING: the {kind} process could not be restarted: {error}", file=sys.stderr, flush=True)
             self._exit_code = 4
             self._stop.set()
@@ -357,10 +359,11 @@ class _Child:
     """`python -m <module> ...` started from the main thread: it dies with this process (parent-death
     signal), prints one line starting with `ready` once it serves, then its output is relayed."""
 
-    def __init__(self, args: list[str], ready: str, what: str, **popen: Any) -> None:
+    def __init__(self, args: list[str], ready: str, what: str, preexec_fn: Callable[[], None] | None = None,
+                 **popen: Any) -> None:
         import subprocess
         self.process = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True,
-                                        preexec_fn=die_with_parent, **popen)
+                                        preexec_fn=preexec_fn or die_with_parent, **popen)
         self.ready_line = self.process.stdout.readline().strip()
         if not self.ready_line.startswith(ready):
             self.process.kill()
@@ -377,7 +380,14 @@ class _ApiProcess(_Child):
 
     def __init__(self, listening_fd: int) -> None:
         super().__init__(["local.api_server", str(listening_fd)], "api process ready", "an API process",
-                         pass_fds=(listening_fd,))
+                         preexec_fn=_ignore_ctrl_c_and_die_with_parent, pass_fds=(listening_fd,))
+
+
+def _ignore_ctrl_c_and_die_with_parent() -> None:
+    """Before exec: SIGINT ignored from the first instruction (Python keeps an ignored SIGINT ignored), so a
+    Ctrl-C that comes while the process is still starting does not end it; the stack decides the stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def api_process_count() -> int:
