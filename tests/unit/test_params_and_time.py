@@ -39,6 +39,8 @@ def test_duration_with_months_in_the_time_part_is_minutes():
 def test_iso_renders_utc_milliseconds_with_z():
     value = datetime(2015, 8, 28, 14, 57, 41, 5999, tzinfo=timezone(timedelta(hours=-3)))
     assert iso(value) == "2015-08-28T17:57:41.005Z"
+    assert iso(datetime(999, 1, 2, 3, 4, 5, 999999, tzinfo=timezone.utc)) == "0999-01-02T03:04:05.999Z"
+    assert iso(datetime(2026, 12, 31, 23, 59, 59, 0, tzinfo=timezone(timedelta(hours=1)))) == "2026-12-31T22:59:59.000Z"
     assert iso(None) is None
 
 
