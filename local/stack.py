@@ -223,7 +223,9 @@ class LocalStack:
         if count <= 1 or self._http is None:
             return
         listening = self._http.server.socket
-        listening.setblocking(False)  # see local.http_errors.SharedListenerServer
+        # Shared as the API processes share it (local.http_errors.SharedListenerServer).
+        listening.setblocking(False)
+        self._http.server.one_request_per_connection = True  # type: ignore[attr-defined]
         self._api_processes = []
         for slot in range(count - 1):
             self._start_api_process(slot)
