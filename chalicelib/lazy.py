@@ -16,10 +16,25 @@ class LazyModule:
         self._module: ModuleType | None = None
 
     def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.load(), attribute)
+
+    def load(self) -> ModuleType:
         if self._module is None:
             self._module = importlib.import_module(self._name)
-        return getattr(self._module, attribute)
+        return self._module
+
+
+_NAMED: list[LazyModule] = []
 
 
 def lazy(name: str) -> Any:
-    return LazyModule(name)
+    module = LazyModule(name)
+    _NAMED.append(module)
+    return module
+
+
+def import_all() -> None:
+    """Every module named through `lazy` imported now: for a long-lived server (the local stack's API
+    processes), where a first request should not pay for them."""
+    for module in _NAMED:
+        module.load()

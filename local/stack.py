@@ -187,6 +187,8 @@ class LocalStack:
         per_thread_requests(app)
         self._http = server
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+        from local.api_server import warm_up
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
 
     # -- snapshots --------------------------------------------------------------------------------
     def snapshot(self, force: bool = False) -> dict | None:
