@@ -228,6 +228,8 @@ def test_a_killed_api_process_is_restarted_and_the_api_keeps_answering(tmp_path,
     stack = stacks(tmp_path, env={"JOBS_API_PROCESSES": "2"})
     [extra] = stack.children("local.api_server")
     add_job_type(stack, "before-the-kill")
+    # (each answer closes its connection, so the next request goes to whichever process is free)
+    assert stack.get("/v6/job-types/").headers.get("Connection") == "close"
     # When the extra API process is killed
     os.kill(extra, signal.SIGKILL)
     # Then every request meanwhile is answered (by the stack's own server), and a new API process starts
