@@ -19,41 +19,64 @@ import socket
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalice.local import LocalDevServer
 
 
-def main(argv: list[str]) -> int:
+def serve_app(port: int, listening: socket.socket | None = None) -> LocalDevServer:
+    """The Chalice app served on 127.0.0.1:`port` (on `listening` when the port is shared with other API
+    processes) from a background thread, then warmed up in another one."""
     from chalice.config import Config
 
     from app import app
-    from chalicelib.wiring import install
     from local.http_errors import create_server
-    from local.stack import per_thread_requests
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    listening = socket.socket(fileno=int(argv[0]))
-    install()
-    server = create_server(app, Config(chalice_stage="local"), "127.0.0.1", listening.getsockname()[1],
-                           listening=listening)
+    server = create_server(app, Config(chalice_stage="local"), "127.0.0.1", port, listening=listening)
     per_thread_requests(app)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so from the start when the stack starts it
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=server.server.serve_forever, name="http", daemon=True).start()
-    print("api process ready", flush=True)
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
-    stop.wait()
-    server.shutdown()
-    return 0
+    return server
+
+
+def per_thread_requests(app: Any) -> None:
+    """Chalice keeps the request being handled on the app object (`current_request`, `lambda_context`):
+    safe in Lambda (one request per instance at a time), not in a threaded server, where concurrent
+    requests would read each other's. Keep both per thread instead."""
+    base = app.__class__
+    local = threading.local()
+
+    def slot(name: str) -> property:
+        return property(lambda self: getattr(local, name, None), lambda self, value: setattr(local, name, value))
+
+    app.__class__ = type("PerThreadChalice", (base,), {"current_request": slot("request"),
+                                                       "lambda_context": slot("context")})
 
 
 def warm_up() -> None:
     """What the first request of each kind would pay otherwise (~100-400 ms each, measured): every use case
-    module imported and every table's client made. After `ready`: a start does not wait for it."""
+    module imported and every table's client made. In the background: a start does not wait for it."""
     from chalicelib.lazy import import_all
     from chalicelib.models.tables import ALL_MODELS
     import_all()
     for model in ALL_MODELS:
         model._get_connection().connection.client  # noqa: B018, SLF001 - PynamoDB makes it on first use
+
+
+def main(argv: list[str]) -> int:
+    from chalicelib.wiring import install
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    listening = socket.socket(fileno=int(argv[0]))
+    install()
+    server = serve_app(listening.getsockname()[1], listening)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so from the start when the stack starts it
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("api process ready", flush=True)
+    stop.wait()
+    server.shutdown()
+    return 0
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ class JsonErrorsHandler(ChaliceRequestHandler):
             self.close_connection = True
 
     def end_headers(self) -> None:
-        if getattr(self.server, "one_request_per_connection", False) and not self.close_connection:
+        if isinstance(self.server, SharedListenerServer) and not self.close_connection:
             self.send_header("Connection", "close")  # sets close_connection: see SharedListenerServer
         super().end_headers()
 
@@ -104,16 +104,15 @@ class SharedListenerServer(ThreadedHTTPServer):
     """Accepts on a listening socket that other processes accept on too (the stack's API processes). The
     socket is non-blocking: a process woken for a connection another one took goes back to waiting
     (socketserver takes the error for "no request") instead of blocking in accept, where it would not see a
-    shutdown. Every answer closes its connection (`one_request_per_connection`): a kept-alive connection
+    shutdown. Every answer closes its connection (JsonErrorsHandler.end_headers): a kept-alive connection
     would tie a client to the process that accepted it, however busy; a new connection goes to the first
     process free to accept it (over loopback a connection costs well under a millisecond; figures in
     docs/performance.md)."""
 
-    one_request_per_connection = True
-
     def __init__(self, listening: socket.socket, handler: Any) -> None:
         super().__init__(listening.getsockname(), handler, bind_and_activate=False)
         self.socket.close()
+        listening.setblocking(False)  # one open file description for every process: set once is set for all
         self.socket = listening
         self.server_name, self.server_port = listening.getsockname()[:2]
 

@@ -30,9 +30,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 log = logging.getLogger("jobs.local")
+C = TypeVar("C")
 
 
 SNAPSHOT_PAUSE_RATIO = 9  # JOBS_SNAPSHOT_PAUSE_RATIO
@@ -50,8 +51,10 @@ def free_port() -> int:
 
 
 class LocalStack:
-    def __init__(self, data_dir: Path, port: int, admin_token: str | None, snapshot_seconds: float) -> None:
+    def __init__(self, data_dir: Path, port: int, admin_token: str | None, snapshot_seconds: float,
+                 api_processes: int = 1) -> None:
         self.data_dir = data_dir
+        self.api_processes = api_processes
         self.port = port
         self.admin_token = admin_token
         self.snapshot_seconds = snapshot_seconds
@@ -178,17 +181,12 @@ class LocalStack:
                                        "projects": ["default"]}] + others)
         return token
 
-    def serve(self) -> None:
-        from chalice.config import Config
-
-        from app import app
-        from local.http_errors import create_server
-        server = create_server(app, Config(chalice_stage="local"), "127.0.0.1", self.port)
-        per_thread_requests(app)
-        self._http = server
-        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-        from local.api_server import warm_up
-        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    def serve(self, shared: bool = False) -> None:
+        """The API on 127.0.0.1:PORT from this process; `shared`: on a listening socket the API processes
+        accept on too (start_api_processes)."""
+        from local.api_server import serve_app
+        listening = socket.create_server(("127.0.0.1", self.port), backlog=128) if shared else None
+        self._http = serve_app(self.port, listening)
 
     # -- snapshots --------------------------------------------------------------------------------
     def snapshot(self, force: bool = False) -> dict | None:
@@ -219,28 +217,18 @@ class LocalStack:
                 log.exception("periodic snapshot failed")
             pause = next_snapshot_pause(self.snapshot_seconds, time.monotonic() - started, ratio)
 
-    def start_api_processes(self, count: int) -> None:
-        """`count - 1` more processes serving the API on this process's listening socket (local/api_server.py):
-        one interpreter lock per process instead of one for every request."""
-        if count <= 1 or self._http is None:
+    def start_api_processes(self) -> None:
+        """`api_processes - 1` more processes serving the API on this process's listening socket
+        (local/api_server.py): one interpreter lock per process instead of one for every request."""
+        if self.api_processes <= 1 or self._http is None:
             return
-        listening = self._http.server.socket
-        # Shared as the API processes share it (local.http_errors.SharedListenerServer).
-        listening.setblocking(False)
-        self._http.server.one_request_per_connection = True  # type: ignore[attr-defined]
-        self._api_processes = []
-        for slot in range(count - 1):
-            self._start_api_process(slot)
-        print(f"API processes: {count} (pids {os.getpid()}, "
+        self._api_processes = [self._new_api_process() for _ in range(self.api_processes - 1)]
+        print(f"API processes: {self.api_processes} (pids {os.getpid()}, "
               + ", ".join(str(p.process.pid) for p in self._api_processes) + ")", flush=True)
 
-    def _start_api_process(self, slot: int) -> None:
+    def _new_api_process(self) -> _ApiProcess:
         assert self._http is not None
-        started = _ApiProcess(self._http.server.socket.fileno())
-        if slot < len(self._api_processes):
-            self._api_processes[slot] = started
-        else:
-            self._api_processes.append(started)
+        return _ApiProcess(self._http.server.socket.fileno())
 
     def start_workers(self) -> None:
         """The worker side (node, runner, SQS poller, sweeps) in its own process, as worker nodes are
@@ -275,7 +263,7 @@ class LocalStack:
                 return
             print(f"the worker process (pid {pid}) died (exit code {code}); {killed} leftover job processes "
                   "killed; restarting it: the executions it ran end node-lost and are retried", flush=True)
-            self._restart("worker", self.start_workers)
+            self._workers = self._restart("worker", lambda: _WorkerProcess(self.data_dir))
         for index, api in enumerate(self._api_processes):
             if api.process.poll() is None:
                 continue
@@ -286,7 +274,9 @@ class LocalStack:
                 return
             print(f"an API process (pid {pid}) died (exit code {code}); restarting it: the requests it was "
                   "answering got no answer, the others are served by the remaining processes", flush=True)
-            self._restart("API", lambda slot=index: self._start_api_process(slot))
+            started = self._restart("API", self._new_api_process)
+            if started is not None:
+                self._api_processes[index] = started
 
     def _keeps_dying(self, kind: str, last: str) -> bool:
         """Counts a death of a `kind` process; after the 6th within a minute, stops the stack loudly."""
@@ -295,29 +285,30 @@ class LocalStack:
         self._restarts[kind] = deaths
         if len(deaths) <= 5:
             return False
-        print(f"STOPPING: the {kind} process died 6 times within a minute (last: {last}); see the messages "
-              "above.", file=sys.stderr, flush=True)
-        self._exit_code = 4
-        self._stop.set()
+        self._stop_loudly(f"the {kind} process died 6 times within a minute (last: {last}); see the messages above.")
         return True
 
-    def _restart(self, kind: str, start: Callable[[], None]) -> None:
+    def _restart(self, kind: str, start: Callable[[], C]) -> C | None:
+        """`start()`'s new child, or None when it could not start (the stack then stops loudly)."""
         try:
-            start()
+            return start()
         except Exception as error:  # noqa: BLE001
-            if self._stop.is_set():
-                return  # a stop came while it started (a Ctrl-C reaches the child too): not a failure
-            print(f"STOPPING: the {kind} process could not be restarted: {error}", file=sys.stderr, flush=True)
-            self._exit_code = 4
-            self._stop.set()
+            if not self._stop.is_set():  # a stop that came while it started (Ctrl-C reaches it too) is no failure
+                self._stop_loudly(f"the {kind} process could not be restarted: {error}")
+            return None
+
+    def _stop_loudly(self, why: str) -> None:
+        print(f"STOPPING: {why}", file=sys.stderr, flush=True)
+        self._exit_code = 4
+        self._stop.set()
 
     # -- run --------------------------------------------------------------------------------------
     def run(self, demo: bool) -> int:
         self.configure_environment()
         self.start_moto()
         self.prepare(demo)
-        self.serve()
-        self.start_api_processes(api_process_count())
+        self.serve(shared=self.api_processes > 1)
+        self.start_api_processes()
         self.start_workers()
         if not self.engine:  # with the journal, the moto process takes the snapshots itself
             threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True).start()
@@ -394,10 +385,9 @@ def _ignore_ctrl_c_and_die_with_parent() -> None:
     die_with_parent()
 
 
-def api_process_count() -> int:
-    """JOBS_API_PROCESSES, or one per CPU up to 4: the emulator and the workers need CPU too."""
-    from chalicelib.config import load_local_settings
-    return load_local_settings().api_processes or max(1, min(os.cpu_count() or 1, 4))
+def default_api_processes() -> int:
+    """Without JOBS_API_PROCESSES: one per CPU up to 4 (the emulator and the workers need CPU too)."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 class _WorkerProcess(_Child):
@@ -483,20 +473,6 @@ class _MotoProcess:
         stop_process(self.process, grace_seconds=10)
 
 
-def per_thread_requests(app) -> None:
-    """Chalice keeps the request being handled on the app object (`current_request`, `lambda_context`):
-    safe in Lambda (one request per instance at a time), not in a threaded server, where concurrent
-    requests would read each other's. Keep both per thread instead."""
-    base = app.__class__
-    local = threading.local()
-
-    def slot(name: str) -> property:
-        return property(lambda self: getattr(local, name, None), lambda self, value: setattr(local, name, value))
-
-    app.__class__ = type("PerThreadChalice", (base,), {"current_request": slot("request"),
-                                                       "lambda_context": slot("context")})
-
-
 def emulated_ecs_environment() -> None:
     """JOBS_RUNNER=ecs: the emulated cluster's settings (completed by `prepare` once the cluster exists)."""
     if os.environ.get("JOBS_RUNNER") == "ecs":
@@ -521,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         admin_token=settings.admin_token,
         snapshot_seconds=settings.snapshot_seconds,
+        api_processes=settings.api_processes or default_api_processes(),
     )
     demo = args.demo or os.environ.get("DEMO", "") not in ("", "0")
     return stack.run(demo)

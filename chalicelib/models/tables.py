@@ -134,10 +134,6 @@ def to_record(item: Model, record_type: type[R]) -> R:
                           if value is not None and name in names})
 
 
-def to_records(items: Iterable[Model], record_type: type[R]) -> list[R]:
-    return [to_record(item, record_type) for item in items]
-
-
 def to_item(record: Any, model: type[M]) -> M:
     """The item a record is stored as (index keys are derived by the caller where the model has any)."""
     return model(**{name: getattr(record, name) for name in _field_names(type(record))})

@@ -40,7 +40,7 @@ def test_good_local_settings_are_read(monkeypatch):
     monkeypatch.delenv("JOBS_WORKER_SLOTS")
     monkeypatch.delenv("JOBS_API_PROCESSES")
     assert load_local_settings().worker_slots is None  # the CPU count, decided by the workers
-    assert load_local_settings().api_processes is None  # decided by the stack (local.stack.api_process_count)
+    assert load_local_settings().api_processes is None  # decided by the stack (local.stack.default_api_processes)
 
 
 def test_the_stack_does_not_start_with_no_worker_slots(tmp_path):
