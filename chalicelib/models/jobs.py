@@ -297,12 +297,17 @@ def walk(read: IndexRead, descending: bool = False, page_size: int = 100,
     return heapq.merge(*streams, key=lambda pair: pair[0], reverse=descending)
 
 
+def _job_reader() -> Callable[[dict[str, Any]], JobRecord]:
+    """The record of a raw Job item of a Query or Scan page, with pages kept as the JSON said them."""
+    use_fast_reads(Job)
+    return record_reader(Job, JobRecord)
+
+
 def _walk_partition(read: IndexRead, partition: Any, descending: bool, page_size: int,
                     meter: ReadMeter) -> Iterator[tuple[str, JobRecord]]:
     index = _INDEXES[read.index]
     attribute = Job.created_key if read.index == "by-created" else Job.modified_key
-    use_fast_reads(Job)
-    read_job = record_reader(Job, JobRecord)
+    read_job = _job_reader()
     result = index.query(partition, range_key_condition=_range(attribute, read.low, read.high),
                          filter_condition=read.residual, scan_index_forward=not descending,
                          page_size=max(1, min(page_size, 1000)))
@@ -409,9 +414,7 @@ def count(read: IndexRead) -> int:
 def scan_all(meter: ReadMeter) -> list[JobRecord]:
     """Every job, by a parallel Scan (no index applies: bounded by the table, never repeated per page)."""
     parts = [ReadMeter() for _ in range(SCAN_SEGMENTS)]
-    use_fast_reads(Job)
-
-    read_job = record_reader(Job, JobRecord)
+    read_job = _job_reader()
 
     def segment(number: int) -> list[JobRecord]:
         found: list[JobRecord] = []
@@ -646,8 +649,7 @@ def queued_jobs(read_budget: int, skipping: Collection[int] = ()) -> Iterator[Jo
     returned and the caller skips them). At most `read_budget` queue entries are read."""
     start = None
     read = 0
-    use_fast_reads(Job)
-    read_job = record_reader(Job, JobRecord)
+    read_job = _job_reader()
     while read < read_budget:
         skipped = tuple(skipping)[:100]
         result = Job.by_queue.query("queued", page_size=min(100, read_budget - read), last_evaluated_key=start,

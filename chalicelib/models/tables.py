@@ -35,6 +35,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.models.fast_reads import batch_get_raw, record_reader
+
 M = TypeVar("M", bound=Model)
 
 
@@ -150,7 +152,6 @@ def get_or_none(model: type[M], record_type: type[R], hash_key: Any, range_key: 
 
 def get_by_keys(model: type[M], record_type: type[R], keys: Iterable[Any], key_of: Any) -> dict[Any, R]:
     """Records by key in batched reads, as `{key_of(record): record}` (no request for no keys)."""
-    from chalicelib.models.fast_reads import batch_get_raw, record_reader
     wanted = set(keys)
     if not wanted:
         return {}
