@@ -74,7 +74,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so from the start when the stack starts it
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("api process ready", flush=True)
-    stop.wait()
+    # With a timeout: the kernel may hand SIGTERM to any thread, and Python runs the handler only when the main
+    # thread next runs Python code; an endless wait here would never see it (the process outlived its stack).
+    while not stop.wait(1):
+        pass
     server.shutdown()
     return 0
 

@@ -272,7 +272,10 @@ def main() -> int:
         print("workers ready: ECS tasks run by the local task agent", flush=True)
     else:
         print(f"workers ready: node {workers.node.hostname} with {workers.slots} slots", flush=True)
-    stop.wait()
+    # With a timeout: the kernel may hand SIGTERM to any thread, and Python runs the handler only when the main
+    # thread next runs Python code; an endless wait here would never see it (the process outlived its stack).
+    while not stop.wait(1):
+        pass
     workers.stop()
     if counts is not None:  # for bench/run_jobs.py: what the worker side cost, by operation
         if workers.agent is not None:  # each event is one invocation of the state-change function

@@ -250,6 +250,18 @@ def test_a_killed_api_process_is_restarted_and_the_api_keeps_answering(tmp_path,
     wait_for(lambda: not alive(replaced[0]), 10, "the API process to stop with the stack")
 
 
+def test_a_sigterm_the_kernel_hands_to_a_side_thread_still_stops_an_api_process(tmp_path, stacks):
+    # Given an API process with its serving thread
+    stack = stacks(tmp_path, env={"JOBS_API_PROCESSES": "2"})
+    [extra] = stack.children("local.api_server")
+    side_thread = next(int(tid) for tid in os.listdir(f"/proc/{extra}/task") if int(tid) != extra)
+    # When SIGTERM (as the parent-death signal sends it) is delivered to that thread, not the main one
+    import ctypes
+    assert ctypes.CDLL(None, use_errno=True).syscall(234, extra, side_thread, signal.SIGTERM) == 0  # tgkill
+    # Then the process still stops
+    wait_for(lambda: not alive(extra), 15, "the API process to stop")
+
+
 def test_a_killed_emulator_stops_the_stack_loudly_and_nothing_acknowledged_is_lost(tmp_path, stacks):
     stack = stacks(tmp_path)
     add_job_type(stack, "before-moto-died")
